@@ -1,0 +1,32 @@
+#pragma once
+// The execution environment: device selection, thread count, which BLAS LibTorch really uses, and
+// the start-up report every executable logs.
+#include <torch/torch.h>
+
+#include <string>
+
+namespace tervit {
+
+// "cpu", "cuda", "cuda:N" or "auto" (CUDA when available); CUDA without a GPU is an error.
+torch::Device resolve_device(const std::string& spec);
+
+// Sets LibTorch's intra-op threads (OpenMP); 0 keeps the current setting. Returns the count in use.
+int set_threads(int threads);
+
+// Path of the BLAS shared library mapped into this process (resolved through update-alternatives
+// links), or "" when none is mapped (a BLAS linked statically, e.g. MKL in pip LibTorch).
+std::string loaded_blas_library();
+
+// Debian's generic reference BLAS (libblas3), 20-40x slower than OpenBLAS.
+bool is_reference_blas(const std::string& library_path);
+
+// Single-precision matrix multiply throughput measured on a small problem (~0.1 s at most).
+double measure_matmul_gflops(const torch::Device& device);
+
+// Logs (spdlog, stderr) the LibTorch version, device, threads and BLAS; warns on a slow BLAS.
+void log_runtime(const std::string& program, const torch::Device& device);
+
+// Console logging to stderr (stdout stays free for results); level as spdlog names it ("info", ...).
+void init_logging(const std::string& level = "info");
+
+}  // namespace tervit

@@ -1,0 +1,85 @@
+#pragma once
+// The layer types through which every weight matrix that TerViT quantizes passes (qkv, proj, fc1, fc2,
+// patch merging, patch embedding, head). Parameters are named `weight` and `bias` exactly as in
+// torch.nn.Linear / Conv2d, so timm state dicts load as they are; the quantizer is not a submodule and
+// therefore never shows up in a state dict.
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tervit/quant/weight_quantizer.h"
+
+namespace tervit::quant {
+
+// Shared by QuantLinear and QuantConv2d: owns the weight quantizer and applies it.
+class QuantizableLayer {
+ public:
+  virtual ~QuantizableLayer() = default;
+  void set_weight_quantizer(WeightQuantizerPtr quantizer) { weight_quantizer_ = std::move(quantizer); }
+  const WeightQuantizerPtr& weight_quantizer() const { return weight_quantizer_; }
+  virtual const torch::Tensor& latent_weight() const = 0;
+  // The weight forward uses: the latent weight itself in full precision, else its quantized form.
+  torch::Tensor effective_weight() const {
+    return weight_quantizer_ ? weight_quantizer_->quantize(latent_weight()) : latent_weight();
+  }
+
+ private:
+  WeightQuantizerPtr weight_quantizer_;
+};
+
+struct QuantLinearOptions {
+  QuantLinearOptions(int64_t in_features, int64_t out_features)
+      : in_features_(in_features), out_features_(out_features) {}
+  TORCH_ARG(int64_t, in_features);
+  TORCH_ARG(int64_t, out_features);
+  TORCH_ARG(bool, bias) = true;
+};
+
+class QuantLinearImpl : public torch::nn::Cloneable<QuantLinearImpl>, public QuantizableLayer {
+ public:
+  QuantLinearImpl(int64_t in_features, int64_t out_features)
+      : QuantLinearImpl(QuantLinearOptions(in_features, out_features)) {}
+  explicit QuantLinearImpl(const QuantLinearOptions& options);
+  void reset() override;
+  void reset_parameters();
+  torch::Tensor forward(const torch::Tensor& input);
+  const torch::Tensor& latent_weight() const override { return weight; }
+
+  QuantLinearOptions options;
+  torch::Tensor weight;
+  torch::Tensor bias;
+};
+TORCH_MODULE(QuantLinear);
+
+struct QuantConv2dOptions {
+  QuantConv2dOptions(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size),
+        stride_(kernel_size) {}
+  TORCH_ARG(int64_t, in_channels);
+  TORCH_ARG(int64_t, out_channels);
+  TORCH_ARG(int64_t, kernel_size);
+  TORCH_ARG(int64_t, stride);
+  TORCH_ARG(bool, bias) = true;
+};
+
+// A square-kernel, unpadded convolution: the patch embedding is the only conv in DeiT and Swin.
+class QuantConv2dImpl : public torch::nn::Cloneable<QuantConv2dImpl>, public QuantizableLayer {
+ public:
+  explicit QuantConv2dImpl(const QuantConv2dOptions& options);
+  void reset() override;
+  void reset_parameters();
+  torch::Tensor forward(const torch::Tensor& input);
+  const torch::Tensor& latent_weight() const override { return weight; }
+
+  QuantConv2dOptions options;
+  torch::Tensor weight;
+  torch::Tensor bias;
+};
+TORCH_MODULE(QuantConv2d);
+
+// Every quantizable layer of a model with its dotted name ("blocks.0.attn.qkv"), in module order.
+std::vector<std::pair<std::string, QuantizableLayer*>> quantizable_layers(torch::nn::Module& model);
+
+}  // namespace tervit::quant

@@ -1,0 +1,42 @@
+#include "models/pretrained.h"
+
+#include <regex>
+
+namespace tervit::models {
+
+namespace {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+TensorMap remap_to_timm(const TensorMap& tensors) {
+  // timm's own rule: a Swin state dict without head.fc.weight but with head.weight is the old layout.
+  const bool official_swin = tensors.count("head.weight") && !tensors.count("head.fc.weight") &&
+                             std::any_of(tensors.begin(), tensors.end(), [](const auto& t) {
+                               return ends_with(t.first, "relative_position_bias_table");
+                             });
+  if (!official_swin) return tensors;
+  static const std::regex downsample(R"(^layers\.(\d+)\.downsample\.)");
+  TensorMap out;
+  for (const auto& [name, tensor] : tensors) {
+    if (ends_with(name, "relative_position_index") || ends_with(name, "attn_mask")) continue;
+    std::string key = name;
+    std::smatch match;
+    if (std::regex_search(key, match, downsample))
+      key = "layers." + std::to_string(std::stoi(match[1]) + 1) + ".downsample." + match.suffix().str();
+    else if (key.rfind("head.", 0) == 0)
+      key = "head.fc." + key.substr(5);
+    out.emplace(key, tensor);
+  }
+  return out;
+}
+
+LoadReport load_weights(VisionModelImpl& model, const std::filesystem::path& file, const WeightsOptions& options) {
+  LoadOptions load;
+  load.strict = options.strict;
+  if (options.drop_mismatched_head) load.droppable_prefixes = model.classifier_prefixes();
+  return load_state_dict(model, remap_to_timm(read_safetensors(file).tensors), load, file.string());
+}
+
+}  // namespace tervit::models

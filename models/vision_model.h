@@ -1,0 +1,26 @@
+#pragma once
+// What every backbone family offers, as in timm: forward_features (tokens or feature map after the
+// final norm) and forward_head (pooling + classifier, or the pooled "pre-logits" features).
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace tervit::models {
+
+class VisionModelImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward_features(const torch::Tensor& images) = 0;
+  virtual torch::Tensor forward_head(const torch::Tensor& features, bool pre_logits = false) = 0;
+  torch::Tensor forward(const torch::Tensor& images) { return forward_head(forward_features(images)); }
+
+  virtual int64_t num_classes() const = 0;
+  virtual int64_t img_size() const = 0;
+  virtual int64_t in_chans() const = 0;
+  // State-dict prefixes of the classifier(s): what a fine-tune to another class count replaces.
+  virtual std::vector<std::string> classifier_prefixes() const = 0;
+};
+
+using VisionModel = std::shared_ptr<VisionModelImpl>;
+
+}  // namespace tervit::models

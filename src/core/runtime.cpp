@@ -1,0 +1,84 @@
+#include "tervit/core/runtime.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "tervit/core/error.h"
+
+namespace tervit {
+
+torch::Device resolve_device(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(spec);
+  } catch (const c10::Error&) {
+    throw Error("unknown device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
+  }
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw Error("device '" + spec + "' requested but this LibTorch sees no CUDA device");
+  return device;
+}
+
+int set_threads(int threads) {
+  if (threads < 0) throw Error("threads must be >= 0 (0 keeps LibTorch's default), got " + std::to_string(threads));
+  if (threads > 0) torch::set_num_threads(threads);
+  return torch::get_num_threads();
+}
+
+std::string loaded_blas_library() {
+  // The kernel lists mapped files by their real path, so the alternatives symlink is already resolved.
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const auto path = line.substr(slash);
+    const auto file = path.substr(path.rfind('/') + 1);
+    if (file.find("blas") != std::string::npos || file.find("mkl_core") != std::string::npos) return path;
+  }
+  return "";
+}
+
+bool is_reference_blas(const std::string& library_path) {
+  return library_path.find("/blas/libblas") != std::string::npos;
+}
+
+double measure_matmul_gflops(const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  constexpr int64_t n = 256;
+  const auto a = torch::randn({n, n}, device), b = torch::randn({n, n}, device);
+  auto c = torch::mm(a, b);  // warm-up
+  constexpr int repeats = 5;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < repeats; ++i) c = torch::mm(a, b);
+  (void)c.sum().item<float>();  // waits for asynchronous devices
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return 2.0 * n * n * n * repeats / seconds / 1e9;
+}
+
+void log_runtime(const std::string& program, const torch::Device& device) {
+  spdlog::info("{}: LibTorch {}, device {}, {} threads", program, TORCH_VERSION, device.str(), torch::get_num_threads());
+  if (!device.is_cpu()) return;
+  const auto blas = loaded_blas_library();
+  const double gflops = measure_matmul_gflops(device);
+  spdlog::info("BLAS {} ({:.1f} GFLOP/s sgemm 256)", blas.empty() ? "linked statically" : blas, gflops);
+  if (is_reference_blas(blas) || gflops < 5.0)
+    spdlog::warn("the BLAS in use is slow (reference BLAS?): run tools/install_deps.sh to select OpenBLAS");
+}
+
+void init_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("tervit");
+  spdlog::set_default_logger(logger);
+  const auto parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off")
+    throw Error("unknown log level '" + level + "' (trace, debug, info, warn, error, off)");
+  spdlog::set_level(parsed);
+  spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+}
+
+}  // namespace tervit

@@ -1,0 +1,58 @@
+#include "tervit/quant/quant_layers.h"
+
+#include <cmath>
+
+namespace tervit::quant {
+
+namespace {
+// torch.nn's default init (kaiming_uniform with a = sqrt(5), bias uniform in +-1/sqrt(fan_in)), so an
+// unloaded layer starts where a PyTorch one would.
+void reset_like_torch(torch::Tensor& weight, torch::Tensor& bias) {
+  torch::NoGradGuard no_grad;
+  torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (bias.defined()) {
+    const int64_t fan_in = weight.numel() / weight.size(0);
+    const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
+    bias.uniform_(-bound, bound);
+  }
+}
+}  // namespace
+
+QuantLinearImpl::QuantLinearImpl(const QuantLinearOptions& options_) : options(options_) { reset(); }
+
+void QuantLinearImpl::reset() {
+  weight = register_parameter("weight", torch::empty({options.out_features(), options.in_features()}));
+  bias = options.bias() ? register_parameter("bias", torch::empty({options.out_features()})) : torch::Tensor();
+  reset_parameters();
+}
+
+void QuantLinearImpl::reset_parameters() { reset_like_torch(weight, bias); }
+
+torch::Tensor QuantLinearImpl::forward(const torch::Tensor& input) {
+  return torch::nn::functional::linear(input, effective_weight(), bias);
+}
+
+QuantConv2dImpl::QuantConv2dImpl(const QuantConv2dOptions& options_) : options(options_) { reset(); }
+
+void QuantConv2dImpl::reset() {
+  const int64_t k = options.kernel_size();
+  weight = register_parameter("weight", torch::empty({options.out_channels(), options.in_channels(), k, k}));
+  bias = options.bias() ? register_parameter("bias", torch::empty({options.out_channels()})) : torch::Tensor();
+  reset_parameters();
+}
+
+void QuantConv2dImpl::reset_parameters() { reset_like_torch(weight, bias); }
+
+torch::Tensor QuantConv2dImpl::forward(const torch::Tensor& input) {
+  return torch::conv2d(input, effective_weight(), bias, options.stride());
+}
+
+std::vector<std::pair<std::string, QuantizableLayer*>> quantizable_layers(torch::nn::Module& model) {
+  std::vector<std::pair<std::string, QuantizableLayer*>> layers;
+  for (auto& item : model.named_modules("", /*include_self=*/false)) {
+    if (auto* layer = dynamic_cast<QuantizableLayer*>(item.value().get())) layers.emplace_back(item.key(), layer);
+  }
+  return layers;
+}
+
+}  // namespace tervit::quant

@@ -1,0 +1,29 @@
+#include <catch2/catch.hpp>
+
+#include "tervit/core/error.h"
+#include "tervit/core/runtime.h"
+
+using namespace tervit;
+
+TEST_CASE("LibTorch runs on OpenBLAS, not the reference BLAS", "[runtime]") {
+  // tools/install_deps.sh selects OpenBLAS through update-alternatives; the reference BLAS makes
+  // every matrix product 20-40x slower.
+  torch::mm(torch::ones({8, 8}), torch::ones({8, 8}));  // make sure the BLAS is loaded
+  const auto blas = loaded_blas_library();
+  CAPTURE(blas);
+  CHECK(blas.find("openblas") != std::string::npos);
+  CHECK_FALSE(is_reference_blas(blas));
+  CHECK(is_reference_blas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0"));
+}
+
+TEST_CASE("Devices and thread counts are validated", "[runtime]") {
+  CHECK(resolve_device("cpu") == torch::Device(torch::kCPU));
+  CHECK_THROWS_WITH(resolve_device("gpu"), Catch::Contains("gpu"));
+  if (!torch::cuda::is_available()) CHECK_THROWS_WITH(resolve_device("cuda"), Catch::Contains("CUDA"));
+  CHECK(resolve_device("auto") == (torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU)));
+  const int before = torch::get_num_threads();
+  CHECK(set_threads(1) == 1);
+  CHECK(set_threads(0) == 1);
+  set_threads(before);
+  CHECK_THROWS_AS(set_threads(-1), Error);
+}

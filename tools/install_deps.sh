@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every dependency of tervit on Debian 12. Idempotent: packages already present are skipped,
+# and OpenBLAS is (re)selected as the BLAS/LAPACK provider every time, because LibTorch is otherwise
+# linked to the reference BLAS, 20-40x slower.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libtorch-dev libgloo-dev
+  libopenblas0-openmp
+  libyaml-cpp-dev libspdlog-dev libcli11-dev libopencv-dev nlohmann-json3-dev catch2
+  zlib1g-dev
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "[install_deps] installing: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "[install_deps] all packages present"
+fi
+
+# Select OpenBLAS (OpenMP flavour) for every BLAS/LAPACK alternative that it provides.
+arch_dir=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+for alt in libblas.so.3 liblapack.so.3; do
+  name="${alt}-$(basename "$arch_dir")"
+  target="$arch_dir/openblas-openmp/$alt"
+  if [ -e "$target" ] && update-alternatives --query "$name" >/dev/null 2>&1; then
+    current=$(update-alternatives --query "$name" | awk '/^Value:/{print $2}')
+    if [ "$current" != "$target" ]; then
+      sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+      $sudo_cmd update-alternatives --set "$name" "$target"
+    fi
+    echo "[install_deps] $name -> $target"
+  fi
+done
