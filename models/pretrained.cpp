@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include "tervit/core/error.h"
+
 namespace tervit::models {
 
 namespace {
@@ -33,10 +35,32 @@ TensorMap remap_to_timm(const TensorMap& tensors) {
 }
 
 LoadReport load_weights(VisionModelImpl& model, const std::filesystem::path& file, const WeightsOptions& options) {
+  return load_weights(model, read_safetensors(file), file.string(), options);
+}
+
+LoadReport load_weights(VisionModelImpl& model, const SafetensorsData& weights, const std::string& source,
+                        const WeightsOptions& options) {
   LoadOptions load;
   load.strict = options.strict;
   if (options.drop_mismatched_head) load.droppable_prefixes = model.classifier_prefixes();
-  return load_state_dict(model, remap_to_timm(read_safetensors(file).tensors), load, file.string());
+  return load_state_dict(model, remap_to_timm(weights.tensors), load, source);
+}
+
+std::optional<ModelArchitecture> architecture_from_metadata(const std::map<std::string, std::string>& metadata) {
+  const auto family = metadata.find("family");
+  const auto config = metadata.find("config");
+  if (family == metadata.end() || config == metadata.end()) return std::nullopt;
+  YAML::Node fields;
+  try {
+    fields = YAML::Load(config->second);  // JSON is YAML
+  } catch (const YAML::Exception& e) {
+    throw Error("weights metadata 'config' is not valid JSON: " + e.msg);
+  }
+  return model_architecture(family->second, fields);
+}
+
+double default_crop_pct(const ModelArchitecture& architecture) {
+  return std::holds_alternative<SwinOptions>(architecture) ? 0.9 : 0.875;
 }
 
 }  // namespace tervit::models

@@ -2,6 +2,8 @@
 // Loading weights into a model: timm safetensors as they are, and the official Swin and DeiT
 // checkpoints (converted from .pth by tools/pth_to_safetensors.py) remapped to timm's names.
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include "models/registry.h"
 #include "tervit/core/state_dict.h"
@@ -21,5 +23,14 @@ struct WeightsOptions {
 };
 
 LoadReport load_weights(VisionModelImpl& model, const std::filesystem::path& file, const WeightsOptions& options = {});
+LoadReport load_weights(VisionModelImpl& model, const SafetensorsData& weights, const std::string& source,
+                        const WeightsOptions& options = {});
+
+// The architecture a weights file records in its metadata ("family" and "config", a JSON object of
+// architecture fields, as the timm fixtures and tervit write them), or nullopt when it has none.
+std::optional<ModelArchitecture> architecture_from_metadata(const std::map<std::string, std::string>& metadata);
+
+// timm's default eval crop_pct for the family: 0.875 for DeiT, 0.9 for Swin.
+double default_crop_pct(const ModelArchitecture& architecture);
 
 }  // namespace tervit::models

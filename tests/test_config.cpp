@@ -46,7 +46,7 @@ TEST_CASE("A valid config resolves with defaults filled in", "[config]") {
   CHECK(resolve(config.dump()).dump() == config.dump());
 }
 
-TEST_CASE("--set overrides keep YAML types and create sections", "[config]") {
+TEST_CASE("Overrides given with --set keep YAML types and create sections", "[config]") {
   const auto config = resolve(kMinimal, {"data.batch_size=128", "runtime.threads=2", "model.architecture.depth=3", "data.mean=[0.5, 0.5, 0.5]"});
   CHECK(config.get<int>("data.batch_size") == 128);
   CHECK(config.get<int>("runtime.threads") == 2);

@@ -72,8 +72,7 @@ void log_runtime(const std::string& program, const torch::Device& device) {
 }
 
 void init_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("tervit");
-  spdlog::set_default_logger(logger);
+  if (!spdlog::get("tervit")) spdlog::set_default_logger(spdlog::stderr_color_mt("tervit"));
   const auto parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off")
     throw Error("unknown log level '" + level + "' (trace, debug, info, warn, error, off)");

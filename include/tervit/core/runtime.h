@@ -27,6 +27,7 @@ double measure_matmul_gflops(const torch::Device& device);
 void log_runtime(const std::string& program, const torch::Device& device);
 
 // Console logging to stderr (stdout stays free for results); level as spdlog names it ("info", ...).
+// Safe to call again to change the level.
 void init_logging(const std::string& level = "info");
 
 }  // namespace tervit

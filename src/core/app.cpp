@@ -1,0 +1,43 @@
+#include "tervit/core/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include "tervit/core/error.h"
+#include "tervit/core/runtime.h"
+
+namespace tervit {
+
+void add_runtime_options(CLI::App& app, RuntimeOptions& options) {
+  app.add_option("--device", options.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  app.add_option("--threads", options.threads, "CPU threads for LibTorch (0: LibTorch's default)")->capture_default_str();
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+}
+
+torch::Device start_runtime(const std::string& program, const RuntimeOptions& options) {
+  init_logging(options.log_level);
+  set_threads(options.threads);
+  const auto device = resolve_device(options.device);
+  log_runtime(program, device);
+  return device;
+}
+
+int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  init_logging();  // errors before start_runtime must reach stderr too
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+  try {
+    return body();
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    spdlog::critical("internal error: {}", e.what());
+    return kExitFailure;
+  }
+}
+
+}  // namespace tervit

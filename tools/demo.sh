@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The demo on the embedded data set: exports Fashion-MNIST (Debian's dataset-fashion-mnist) as an
+# ImageFolder of PNGs, then classifies validation images with tervit-eval. Until the trainer lands the
+# model is the timm-dumped deit_mini (random weights) from ../shared/fixtures: the predictions show
+# the pipeline, not accuracy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/build.sh
+./build/tervit-data fashion-mnist --out data/fashion_mnist --limit 200
+mapfile -t images < <(find data/fashion_mnist/val -name '*.png' | sort | head -n 8)
+./build/tervit-eval --weights ../shared/fixtures/timm/deit_mini.safetensors \
+  --class-names data/fashion_mnist/classes.txt --topk 3 --threads 2 --images "${images[@]}"
