@@ -13,6 +13,7 @@
 
 #include "test_helpers.h"
 
+using tervit::testing::read_text;
 using tervit::testing::TempDir;
 using tervit::testing::timm_fixture;
 
@@ -24,19 +25,12 @@ struct Run {
   std::string err;  // stderr
 };
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 // Runs a tervit executable from the build folder with `args` (already shell-quoted where needed).
 Run run(const TempDir& dir, const std::string& program, const std::string& args) {
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
   const auto command = std::string(TERVIT_BINARY_DIR) + "/" + program + " " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
 }
 
 std::vector<nlohmann::json> json_lines(const std::string& text) {
@@ -95,7 +89,7 @@ TEST_CASE("tervit-eval rejects bad models and weights with exit code 2", "[cli]"
   CHECK(result.exit_code == 2);
   CHECK_THAT(result.err, Catch::Contains("blocks.0.attn.proj.weight") || Catch::Contains("cls_token") || Catch::Contains("pos_embed"));
 
-  std::ofstream(dir / "truncated.safetensors") << read_file(timm_fixture("deit_mini.safetensors")).substr(0, 1000);
+  std::ofstream(dir / "truncated.safetensors") << read_text(timm_fixture("deit_mini.safetensors")).substr(0, 1000);
   result = run(dir, "tervit-eval", "--weights " + (dir / "truncated.safetensors").string() + image);
   CHECK(result.exit_code == 2);
   CHECK_THAT(result.err, Catch::Contains("truncated.safetensors"));

@@ -2,8 +2,10 @@
 // Shared by the test suites: fixture paths, scratch folders and output comparison.
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace tervit::testing {
 
@@ -19,10 +21,17 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
   std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  // Names of the folder's direct entries, sorted.
+  std::vector<std::string> entries() const;
 
  private:
   std::filesystem::path path_;
 };
+
+std::vector<uint8_t> read_bytes(const std::filesystem::path& path);
+std::string read_text(const std::filesystem::path& path);
+// Writes the first `count` bytes (all by default), replacing the file.
+void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes, size_t count = SIZE_MAX);
 
 // ||actual - expected|| / ||expected||, the golden tests' error measure.
 inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {

@@ -13,32 +13,18 @@
 
 #include "tervit/core/error.h"
 #include "tervit/data/idx.h"
+#include "test_helpers.h"
 
 namespace fs = std::filesystem;
 using namespace tervit::data;
 
+using tervit::testing::read_bytes;
+using tervit::testing::TempDir;
+using tervit::testing::write_bytes;
+
 namespace {
 
 const fs::path kFashionMnist = "/usr/share/datasets/fashion-mnist";
-
-// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() : path(fs::temp_directory_path() / ("tervit_test_idx_" + std::to_string(std::random_device{}()))) {
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::vector<uint8_t> read_bytes(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream file(path, std::ios::binary);
-  file.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
 
 size_t count_files(const fs::path& dir) {
   size_t count = 0;
@@ -78,48 +64,48 @@ TEST_CASE("read_idx reads the Fashion-MNIST test labels and images", "[data]") {
 TEST_CASE("read_idx reads uncompressed files and rejects corrupt ones naming the file", "[data]") {
   TempDir tmp;
   const std::vector<uint8_t> valid{0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6};
-  write_bytes(tmp.path / "valid.idx", valid);
-  const IdxArray array = read_idx(tmp.path / "valid.idx");
+  write_bytes(tmp / "valid.idx", valid);
+  const IdxArray array = read_idx(tmp / "valid.idx");
   CHECK(array.dims == std::vector<int64_t>{2, 3});
   CHECK(array.data == std::vector<uint8_t>{1, 2, 3, 4, 5, 6});
 
   std::vector<uint8_t> bad_magic = valid;
   bad_magic[0] = 0x1F;
-  write_bytes(tmp.path / "bad_magic.idx", bad_magic);
-  require_idx_error(tmp.path / "bad_magic.idx");
+  write_bytes(tmp / "bad_magic.idx", bad_magic);
+  require_idx_error(tmp / "bad_magic.idx");
 
   std::vector<uint8_t> float_type = valid;
   float_type[2] = 0x0D;
-  write_bytes(tmp.path / "float_type.idx", float_type);
-  require_idx_error(tmp.path / "float_type.idx");
+  write_bytes(tmp / "float_type.idx", float_type);
+  require_idx_error(tmp / "float_type.idx");
 
-  write_bytes(tmp.path / "short_payload.idx", std::vector<uint8_t>(valid.begin(), valid.end() - 1));
-  require_idx_error(tmp.path / "short_payload.idx");
+  write_bytes(tmp / "short_payload.idx", std::vector<uint8_t>(valid.begin(), valid.end() - 1));
+  require_idx_error(tmp / "short_payload.idx");
 
   std::vector<uint8_t> long_payload = valid;
   long_payload.push_back(7);
-  write_bytes(tmp.path / "long_payload.idx", long_payload);
-  require_idx_error(tmp.path / "long_payload.idx");
+  write_bytes(tmp / "long_payload.idx", long_payload);
+  require_idx_error(tmp / "long_payload.idx");
 
-  write_bytes(tmp.path / "short_header.idx", std::vector<uint8_t>(valid.begin(), valid.begin() + 6));
-  require_idx_error(tmp.path / "short_header.idx");
+  write_bytes(tmp / "short_header.idx", std::vector<uint8_t>(valid.begin(), valid.begin() + 6));
+  require_idx_error(tmp / "short_header.idx");
 
   std::vector<uint8_t> gzip = read_bytes(kFashionMnist / "t10k-labels-idx1-ubyte.gz");
   gzip.resize(gzip.size() / 2);
-  write_bytes(tmp.path / "truncated.gz", gzip);
-  require_idx_error(tmp.path / "truncated.gz");
+  write_bytes(tmp / "truncated.gz", gzip);
+  require_idx_error(tmp / "truncated.gz");
 
-  require_idx_error(tmp.path / "missing.idx");
+  require_idx_error(tmp / "missing.idx");
 }
 
 TEST_CASE("export_fashion_mnist writes an ImageFolder and is idempotent", "[data]") {
   TempDir tmp;
-  const fs::path out = tmp.path / "fashion";
+  const fs::path out = tmp / "fashion";
   export_fashion_mnist(kFashionMnist, out, 20);
 
   CHECK(count_files(out / "train") == 20);
   CHECK(count_files(out / "val") == 20);
-  CHECK_FALSE(fs::exists(tmp.path / "fashion.partial"));
+  CHECK_FALSE(fs::exists(tmp / "fashion.partial"));
   std::vector<std::string> folders;
   for (const auto& entry : fs::directory_iterator(out / "train")) folders.push_back(entry.path().filename().string());
   std::sort(folders.begin(), folders.end());
@@ -159,13 +145,13 @@ TEST_CASE("export_fashion_mnist writes an ImageFolder and is idempotent", "[data
 
 TEST_CASE("export_fashion_mnist refuses to overwrite a foreign folder and names missing sources", "[data]") {
   TempDir tmp;
-  fs::create_directories(tmp.path / "mine");
-  write_bytes(tmp.path / "mine" / "notes.txt", {'h', 'i'});
-  CHECK_THROWS_AS(export_fashion_mnist(kFashionMnist, tmp.path / "mine", 3), tervit::Error);
-  CHECK(fs::exists(tmp.path / "mine" / "notes.txt"));
+  fs::create_directories(tmp / "mine");
+  write_bytes(tmp / "mine" / "notes.txt", {'h', 'i'});
+  CHECK_THROWS_AS(export_fashion_mnist(kFashionMnist, tmp / "mine", 3), tervit::Error);
+  CHECK(fs::exists(tmp / "mine" / "notes.txt"));
 
-  CHECK_THROWS_AS(export_fashion_mnist(tmp.path / "nowhere", tmp.path / "out", 3), tervit::Error);
-  CHECK_THROWS_WITH(export_fashion_mnist(tmp.path / "nowhere", tmp.path / "out", 3),
+  CHECK_THROWS_AS(export_fashion_mnist(tmp / "nowhere", tmp / "out", 3), tervit::Error);
+  CHECK_THROWS_WITH(export_fashion_mnist(tmp / "nowhere", tmp / "out", 3),
                     Catch::Contains("train-images-idx3-ubyte"));
-  CHECK_FALSE(fs::exists(tmp.path / "out"));
+  CHECK_FALSE(fs::exists(tmp / "out"));
 }

@@ -12,44 +12,17 @@
 
 #include "tervit/core/error.h"
 #include "tervit/core/safetensors.h"
+#include "test_helpers.h"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using tervit::TensorMap;
 
+using tervit::testing::read_bytes;
+using tervit::testing::TempDir;
+using tervit::testing::write_bytes;
+
 namespace {
-
-// A fresh folder under the system temp dir, removed with everything in it at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("tervit_st_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-};
-
-std::vector<uint8_t> read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes, size_t count) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(count));
-}
 
 // A file made of a u64 length, the header text as given and the data bytes.
 std::vector<uint8_t> make_file(const std::string& header, const std::vector<uint8_t>& data, uint64_t length) {
@@ -114,7 +87,7 @@ nlohmann::json header_of(const std::vector<uint8_t>& bytes) {
 
 TEST_CASE("safetensors round trip keeps every dtype, shape, value and the metadata", "[safetensors]") {
   TempDir dir;
-  const fs::path path = dir.path / "all.safetensors";
+  const fs::path path = dir / "all.safetensors";
   const TensorMap tensors = every_dtype();
   const std::map<std::string, std::string> metadata{{"family", "deit"}, {"note", "h\xc3\xa9llo, \"quoted\""}};
   tervit::write_safetensors(path, tensors, metadata);
@@ -147,7 +120,7 @@ TEST_CASE("safetensors round trip keeps every dtype, shape, value and the metada
 
 TEST_CASE("safetensors store_as converts floating tensors only", "[safetensors]") {
   TempDir dir;
-  const fs::path path = dir.path / "half.safetensors";
+  const fs::path path = dir / "half.safetensors";
   torch::manual_seed(1);
   const TensorMap tensors{{"w", torch::randn({8, 3})},
                           {"d", torch::randn({4}, torch::kFloat64)},
@@ -174,7 +147,7 @@ TEST_CASE("safetensors reads the timm fixtures", "[safetensors]") {
     for (const auto& item : tensors) n += item.second.numel();
     return n;
   };
-  const auto deit = tervit::read_safetensors(TERVIT_SHARED_DIR "/fixtures/timm/deit_mini.safetensors");
+  const auto deit = tervit::read_safetensors(tervit::testing::timm_fixture("deit_mini.safetensors"));
   CHECK(deit.tensors.size() == 32);
   CHECK(deit.metadata.at("family") == "deit");
   CHECK(total(deit.tensors) == 94906);
@@ -185,7 +158,7 @@ TEST_CASE("safetensors reads the timm fixtures", "[safetensors]") {
   CHECK(deit.tensors.at("cls_token").flatten()[0].item<float>() == Approx(-0.1061118021607399));
   CHECK(deit.tensors.at("pos_embed").flatten()[1].item<float>() == Approx(-0.10666334629058838));
 
-  const auto swin = tervit::read_safetensors(TERVIT_SHARED_DIR "/fixtures/timm/swin_mini.safetensors");
+  const auto swin = tervit::read_safetensors(tervit::testing::timm_fixture("swin_mini.safetensors"));
   CHECK(swin.tensors.size() == 92);
   CHECK(swin.metadata.at("family") == "swin");
   CHECK(total(swin.tensors) == 323040);
@@ -284,7 +257,7 @@ TEST_CASE("safetensors rejects every kind of malformed file with a specific erro
 
 TEST_CASE("safetensors rejects every truncation of a valid file", "[safetensors]") {
   TempDir dir;
-  const fs::path path = dir.path / "whole.safetensors";
+  const fs::path path = dir / "whole.safetensors";
   tervit::write_safetensors(path, every_dtype(), {{"family", "test"}});
   const std::vector<uint8_t> bytes = read_bytes(path);
   const uint64_t header_end = 8 + header_of(bytes).dump().size();  // at most the padded header end
@@ -296,7 +269,7 @@ TEST_CASE("safetensors rejects every truncation of a valid file", "[safetensors]
   }
   REQUIRE(header_end + 100 < bytes.size());
 
-  const fs::path cut = dir.path / "cut.safetensors";
+  const fs::path cut = dir / "cut.safetensors";
   for (size_t n : lengths) {
     INFO("truncated to " << n << " of " << bytes.size() << " bytes");
     CHECK_THROWS_WITH(tervit::parse_safetensors(bytes.data(), n, "cut"), Contains("cut: "));
@@ -308,7 +281,7 @@ TEST_CASE("safetensors rejects every truncation of a valid file", "[safetensors]
 
 TEST_CASE("safetensors survives random corruption of its header", "[safetensors]") {
   TempDir dir;
-  const fs::path path = dir.path / "fuzz.safetensors";
+  const fs::path path = dir / "fuzz.safetensors";
   tervit::write_safetensors(path, every_dtype(), {{"family", "test"}});
   const std::vector<uint8_t> bytes = read_bytes(path);
   const size_t header_end = 8 + header_of(bytes).dump().size();
@@ -332,16 +305,16 @@ TEST_CASE("safetensors survives random corruption of its header", "[safetensors]
 
 TEST_CASE("safetensors names the path when a file cannot be read", "[safetensors]") {
   TempDir dir;
-  const fs::path missing = dir.path / "missing.safetensors";
+  const fs::path missing = dir / "missing.safetensors";
   REQUIRE_THROWS_AS(tervit::read_safetensors(missing), tervit::Error);
   CHECK_THROWS_WITH(tervit::read_safetensors(missing), Contains(missing.string()) && Contains("cannot open"));
-  REQUIRE_THROWS_AS(tervit::read_safetensors(dir.path), tervit::Error);
-  CHECK_THROWS_WITH(tervit::read_safetensors(dir.path), Contains(dir.path.string()) && Contains("not a regular file"));
+  REQUIRE_THROWS_AS(tervit::read_safetensors(dir.path()), tervit::Error);
+  CHECK_THROWS_WITH(tervit::read_safetensors(dir.path()), Contains(dir.path().string()) && Contains("not a regular file"));
 }
 
 TEST_CASE("safetensors writes atomically and cleans up after a failure", "[safetensors]") {
   TempDir dir;
-  const fs::path path = dir.path / "model.safetensors";
+  const fs::path path = dir / "model.safetensors";
   const TensorMap old_tensors{{"w", torch::arange(6, torch::kFloat32)}};
 
   SECTION("overwriting an existing file replaces it") {
@@ -355,7 +328,7 @@ TEST_CASE("safetensors writes atomically and cleans up after a failure", "[safet
   }
 
   SECTION("a folder that does not exist") {
-    const fs::path nowhere = dir.path / "no" / "such" / "model.safetensors";
+    const fs::path nowhere = dir / "no" / "such" / "model.safetensors";
     REQUIRE_THROWS_AS(tervit::write_safetensors(nowhere, old_tensors), tervit::Error);
     CHECK_THROWS_WITH(tervit::write_safetensors(nowhere, old_tensors), Contains(nowhere.string()));
     CHECK(dir.entries().empty());
@@ -366,9 +339,9 @@ TEST_CASE("safetensors writes atomically and cleans up after a failure", "[safet
     REQUIRE_THROWS_AS(tervit::write_safetensors(proc, old_tensors), tervit::Error);
     CHECK_THROWS_WITH(tervit::write_safetensors(proc, old_tensors), Contains(proc.string()));
     if (::geteuid() != 0) {  // root ignores folder permissions
-      fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
+      fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
       REQUIRE_THROWS_AS(tervit::write_safetensors(path, old_tensors), tervit::Error);
-      fs::permissions(dir.path, fs::perms::owner_all);
+      fs::permissions(dir.path(), fs::perms::owner_all);
       CHECK(dir.entries().empty());
     }
   }
