@@ -97,3 +97,14 @@ TEST_CASE("Config files: errors name the file", "[config]") {
   std::ofstream(dir / "good.yaml") << kMinimal;
   CHECK(load_config(dir / "good.yaml", {"runtime.seed=7"}).get<int>("runtime.seed") == 7);
 }
+
+TEST_CASE("Every shipped config in configs/ is valid", "[config]") {
+  size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(TERVIT_SOURCE_DIR) / "configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    CAPTURE(entry.path().string());
+    CHECK_NOTHROW(load_config(entry.path()));
+    ++count;
+  }
+  CHECK(count >= 1);
+}

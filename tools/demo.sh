@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/build.sh
 ./build/tervit-data fashion-mnist --out data/fashion_mnist --limit 200
-mapfile -t images < <(find data/fashion_mnist/val -name '*.png' | sort | head -n 8)
+images=()
+for class_dir in data/fashion_mnist/val/*/; do images+=("$(find "$class_dir" -name '*.png' | sort | head -n 1)"); done
 ./build/tervit-eval --weights ../shared/fixtures/timm/deit_mini.safetensors \
   --class-names data/fashion_mnist/classes.txt --topk 3 --threads 2 --images "${images[@]}"
