@@ -1,0 +1,42 @@
+#include <catch2/catch.hpp>
+
+#include "models/registry.h"
+#include "tervit/engine/lr_schedule.h"
+#include "tervit/engine/param_groups.h"
+
+using namespace tervit::engine;
+
+TEST_CASE("Learning rate: linear warmup, then cosine to min_lr", "[engine]") {
+  LrScheduleOptions o;
+  o.peak_lr = 1e-3;
+  o.min_lr = 1e-5;
+  o.warmup_lr = 1e-6;
+  o.warmup_steps = 10;
+  o.total_steps = 110;
+  CHECK(learning_rate(o, 0) == Approx(1e-6));
+  CHECK(learning_rate(o, 5) == Approx(1e-6 + (1e-3 - 1e-6) * 0.5));
+  CHECK(learning_rate(o, 10) == Approx(1e-3));
+  CHECK(learning_rate(o, 60) == Approx(1e-5 + 0.5 * (1e-3 - 1e-5)));  // half way: cos(pi/2) = 0
+  CHECK(learning_rate(o, 110) == Approx(1e-5));
+  CHECK(learning_rate(o, 500) == Approx(1e-5));
+  CHECK(scaled_lr(5e-4, 1024) == Approx(1e-3));
+}
+
+TEST_CASE("AdamW groups exempt norms, biases, tokens and position tables from weight decay", "[engine]") {
+  auto deit = tervit::models::create_model(tervit::models::model_architecture(
+      "deit", YAML::Load("{img_size: 32, patch_size: 16, embed_dim: 12, depth: 1, num_heads: 2, num_classes: 3, distilled: true}")));
+  const auto groups = adamw_param_groups(*deit, 0.05);
+  REQUIRE(groups.size() == 2);
+  std::vector<std::string> decayed, exempt;
+  for (const auto& item : deit->named_parameters()) (skips_weight_decay(item.key(), item.value()) ? exempt : decayed).push_back(item.key());
+  // Decayed: the conv and the five matrices of the block and both heads.
+  CHECK(decayed == std::vector<std::string>{"patch_embed.proj.weight", "blocks.0.attn.qkv.weight", "blocks.0.attn.proj.weight",
+                                            "blocks.0.mlp.fc1.weight", "blocks.0.mlp.fc2.weight", "head.weight", "head_dist.weight"});
+  CHECK(std::count(exempt.begin(), exempt.end(), "pos_embed") == 1);
+  CHECK(std::count(exempt.begin(), exempt.end(), "dist_token") == 1);
+  CHECK(groups[0].params().size() == decayed.size());
+  CHECK(groups[1].params().size() == exempt.size());
+  CHECK(static_cast<const torch::optim::AdamWOptions&>(groups[0].options()).weight_decay() == Approx(0.05));
+  CHECK(static_cast<const torch::optim::AdamWOptions&>(groups[1].options()).weight_decay() == 0.0);
+  CHECK(skips_weight_decay("layers.0.blocks.1.attn.relative_position_bias_table", torch::zeros({169, 3})));
+}
