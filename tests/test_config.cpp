@@ -72,6 +72,8 @@ TEST_CASE("Bad configs name the key, the value and what was expected", "[config]
       {{"stages=[{name: a, epochs: 1, weight_quant: binary}]"}, {"stages[0].weight_quant", "binary", "ternary"}},
       {{"stages=[{name: a, epochs: 1, lrr: 0.1}]"}, {"stages[0].lrr", "lr"}},
       {{"stages=[{epochs: 1}]"}, {"stages[0].name", "required"}},
+      {{"stages=[{name: a, epochs: 1, weight_quant: ternary, quant: {delta: -1}}]"}, {"stages[0].quant.delta"}},
+      {{"stages=[{name: a, epochs: 1, quant: {granularty: layer}}]"}, {"stages[0].quant.granularty", "granularity"}},
       {{"data=3"}, {"data", "section"}},
       {{"data.mean=[0.5]"}, {"data.mean", "3 values"}},
   };

@@ -10,6 +10,8 @@
 #include "tervit/data/eval_transform.h"
 #include "tervit/data/image_decode.h"
 #include "tervit/engine/predict.h"
+#include "tervit/quant/model_size.h"
+#include "tervit/quant/quant_spec.h"
 
 namespace {
 
@@ -25,6 +27,7 @@ struct EvalOptions {
   int64_t batch_size = 32;
   std::vector<float> mean{0.485f, 0.456f, 0.406f};
   std::vector<float> std{0.229f, 0.224f, 0.225f};
+  tervit::quant::QuantSpec quant;  // post-training quantization of the loaded float weights
 };
 
 int run(const EvalOptions& options, const tervit::RuntimeOptions& runtime) {
@@ -38,6 +41,8 @@ int run(const EvalOptions& options, const tervit::RuntimeOptions& runtime) {
   auto model = models::create_model(*architecture);
   models::load_weights(*model, weights, options.weights);
   model->to(device);
+  quant::apply_quant_spec(*model, options.quant);
+  spdlog::info("weights {}: {}", quant::describe(options.quant), quant::model_size(*model).summary());
   const auto class_names = options.class_names.empty()
                                ? std::vector<std::string>{}
                                : engine::read_class_names(options.class_names, model->num_classes());
@@ -98,6 +103,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", options.batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--mean", options.mean, "normalisation mean per channel")->expected(3)->capture_default_str();
   app.add_option("--std", options.std, "normalisation std per channel")->expected(3)->capture_default_str();
+  tervit::quant::add_quant_options(app, options.quant);
   tervit::add_runtime_options(app, runtime);
   return tervit::run_app(app, argc, argv, [&] { return run(options, runtime); });
 }

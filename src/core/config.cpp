@@ -7,6 +7,7 @@
 #include "models/registry.h"
 #include "tervit/core/closest_match.h"
 #include "tervit/core/error.h"
+#include "tervit/quant/quant_spec.h"
 
 namespace tervit {
 
@@ -119,12 +120,12 @@ void validate_map(YAML::Node node, const std::vector<KeySpec>& schema, const std
   }
 }
 
-void check_choice(const Config& config, const std::string& key, const std::vector<std::string>& choices, const std::string& label = "") {
+void check_choice(const Config& config, const std::string& key, const std::vector<std::string>& choices) {
   const auto value = config.get<std::string>(key);
   if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
     std::string list;
     for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
-    throw Error(label + key + ": unknown value '" + value + "'" + did_you_mean(value, choices) + ", expected one of " + list);
+    throw Error(key + ": unknown value '" + value + "'" + did_you_mean(value, choices) + ", expected one of " + list);
   }
 }
 
@@ -159,6 +160,7 @@ const std::vector<KeySpec>& stage_schema() {
       {"name", ValueType::kString, ""},
       {"epochs", ValueType::kInt, "", 1},
       {"weight_quant", ValueType::kString, "fp"},
+      {"quant", ValueType::kMap, "{}"},
       {"lr", ValueType::kFloat, "5e-4", 0},
       {"warmup_epochs", ValueType::kFloat, "0", 0},
       {"min_lr", ValueType::kFloat, "1e-5", 0},
@@ -237,7 +239,7 @@ Config resolve_config(const YAML::Node& input) {
   check_choice(config, "data.interpolation", {"nearest", "bilinear", "bicubic"});
   check_choice(config, "runtime.log_level", {"trace", "debug", "info", "warn", "error", "off"});
   for (size_t i = 0; i < root["stages"].size(); ++i)
-    check_choice(Config(root["stages"][i]), "weight_quant", {"fp", "int8", "ternary"}, "stages[" + std::to_string(i) + "].");
+    quant::quant_spec_from_yaml(root["stages"][i], "stages[" + std::to_string(i) + "].");
   for (const auto* key : {"data.mean", "data.std"})
     if (config.node(key).size() != 3) throw Error(std::string(key) + ": expected 3 values (one per RGB channel)");
   return config;

@@ -29,7 +29,7 @@ void QuantLinearImpl::reset() {
 void QuantLinearImpl::reset_parameters() { reset_like_torch(weight, bias); }
 
 torch::Tensor QuantLinearImpl::forward(const torch::Tensor& input) {
-  return torch::nn::functional::linear(input, effective_weight(), bias);
+  return torch::nn::functional::linear(effective_input(input), effective_weight(), bias);
 }
 
 QuantConv2dImpl::QuantConv2dImpl(const QuantConv2dOptions& options_) : options(options_) { reset(); }
@@ -44,7 +44,7 @@ void QuantConv2dImpl::reset() {
 void QuantConv2dImpl::reset_parameters() { reset_like_torch(weight, bias); }
 
 torch::Tensor QuantConv2dImpl::forward(const torch::Tensor& input) {
-  return torch::conv2d(input, effective_weight(), bias, options.stride());
+  return torch::conv2d(effective_input(input), effective_weight(), bias, options.stride());
 }
 
 std::vector<std::pair<std::string, QuantizableLayer*>> quantizable_layers(torch::nn::Module& model) {
@@ -53,6 +53,20 @@ std::vector<std::pair<std::string, QuantizableLayer*>> quantizable_layers(torch:
     if (auto* layer = dynamic_cast<QuantizableLayer*>(item.value().get())) layers.emplace_back(item.key(), layer);
   }
   return layers;
+}
+
+std::vector<torch::Tensor> quantizer_parameters(torch::nn::Module& model) {
+  std::vector<torch::Tensor> parameters;
+  const auto append = [&](const auto& quantizer) {
+    if (!quantizer) return;
+    const auto owned = quantizer->parameters();
+    parameters.insert(parameters.end(), owned.begin(), owned.end());
+  };
+  for (const auto& [name, layer] : quantizable_layers(model)) {
+    append(layer->weight_quantizer());
+    append(layer->input_quantizer());
+  }
+  return parameters;
 }
 
 }  // namespace tervit::quant

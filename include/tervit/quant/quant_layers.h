@@ -1,32 +1,40 @@
 #pragma once
 // The layer types through which every weight matrix that TerViT quantizes passes (qkv, proj, fc1, fc2,
 // patch merging, patch embedding, head). Parameters are named `weight` and `bias` exactly as in
-// torch.nn.Linear / Conv2d, so timm state dicts load as they are; the quantizer is not a submodule and
-// therefore never shows up in a state dict.
+// torch.nn.Linear / Conv2d, so timm state dicts load as they are; the quantizers are not submodules and
+// therefore never show up in a state dict (their learnable tensors: quantizer_parameters()).
 #include <torch/torch.h>
 
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "tervit/quant/activation_quant.h"
 #include "tervit/quant/weight_quantizer.h"
 
 namespace tervit::quant {
 
-// Shared by QuantLinear and QuantConv2d: owns the weight quantizer and applies it.
+// Shared by QuantLinear and QuantConv2d: owns the weight and input quantizers and applies them.
 class QuantizableLayer {
  public:
   virtual ~QuantizableLayer() = default;
   void set_weight_quantizer(WeightQuantizerPtr quantizer) { weight_quantizer_ = std::move(quantizer); }
   const WeightQuantizerPtr& weight_quantizer() const { return weight_quantizer_; }
+  void set_input_quantizer(ActivationQuantizerPtr quantizer) { input_quantizer_ = std::move(quantizer); }
+  const ActivationQuantizerPtr& input_quantizer() const { return input_quantizer_; }
   virtual const torch::Tensor& latent_weight() const = 0;
   // The weight forward uses: the latent weight itself in full precision, else its quantized form.
   torch::Tensor effective_weight() const {
     return weight_quantizer_ ? weight_quantizer_->quantize(latent_weight()) : latent_weight();
   }
+  // The input forward uses: as given, or fake-quantized to 8 bits.
+  torch::Tensor effective_input(const torch::Tensor& input) const {
+    return input_quantizer_ ? input_quantizer_->quantize(input) : input;
+  }
 
  private:
   WeightQuantizerPtr weight_quantizer_;
+  ActivationQuantizerPtr input_quantizer_;
 };
 
 struct QuantLinearOptions {
@@ -81,5 +89,9 @@ TORCH_MODULE(QuantConv2d);
 
 // Every quantizable layer of a model with its dotted name ("blocks.0.attn.qkv"), in module order.
 std::vector<std::pair<std::string, QuantizableLayer*>> quantizable_layers(torch::nn::Module& model);
+
+// The learnable tensors of every layer's quantizers (α, LSQ steps), for the optimizer beside
+// model.parameters(). They live where the weights lived when the quantizers were made.
+std::vector<torch::Tensor> quantizer_parameters(torch::nn::Module& model);
 
 }  // namespace tervit::quant

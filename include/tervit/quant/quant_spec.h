@@ -1,0 +1,64 @@
+#pragma once
+// What a training stage (or a post-training run) quantizes and how: the weight quantizer with its
+// options, optional 8-bit input activations, and which layers. Parsed from a stage config
+// (`weight_quant: ternary`, `quant: {delta: 0.7, granularity: channel, ...}`) or from command-line
+// options, and applied to a model by giving each selected layer a fresh quantizer.
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/vision_model.h"
+#include "tervit/quant/granularity.h"
+#include "tervit/quant/weight_quantizer.h"
+
+namespace tervit::quant {
+
+enum class WeightQuant { kFp, kInt8, kTernary };
+enum class ActivationQuant { kNone, kLsq, kAbsmaxToken };
+
+// Names as configs and command lines spell them.
+const std::vector<std::pair<std::string, WeightQuant>>& weight_quant_names();
+const std::vector<std::pair<std::string, Granularity>>& granularity_names();
+const std::vector<std::pair<std::string, ActivationQuant>>& activation_quant_names();
+
+struct QuantSpec {
+  TORCH_ARG(WeightQuant, weight_quant) = WeightQuant::kFp;
+  TORCH_ARG(double, delta) = 0.7;  // ternary threshold factor (TWN)
+  TORCH_ARG(Granularity, granularity) = Granularity::kChannel;
+  TORCH_ARG(bool, learnable_alpha) = false;  // ternary
+  TORCH_ARG(bool, lsq) = false;              // int8: learned step
+  TORCH_ARG(ActivationQuant, activation) = ActivationQuant::kNone;
+  // The first layer (patch embedding) and the classifier head(s) stay in full precision.
+  TORCH_ARG(bool, keep_first_last) = false;
+  // Glob patterns (`*` any run of characters, `?` one) on dotted layer names ("blocks.*.mlp.fc1").
+  // A layer is quantized when it matches an include pattern (none given: every layer) and no exclude.
+  TORCH_ARG(std::vector<std::string>, include);
+  TORCH_ARG(std::vector<std::string>, exclude);
+};
+
+// The `weight_quant` key and `quant` map of a stage config; other stage keys are ignored. An unknown
+// key or value, or a wrong type, is a tervit::Error naming it (with the closest known name); `label`
+// prefixes the names in messages ("stages[1].").
+QuantSpec quant_spec_from_yaml(const YAML::Node& stage, const std::string& label = "");
+
+// --weight-quant, --delta, --granularity, --activation-quant, --keep-first-last, --quant-include,
+// --quant-exclude, writing into `spec`.
+void add_quant_options(CLI::App& app, QuantSpec& spec);
+
+// "ternary (delta 0.7, channel-wise)"-style summary for logs.
+std::string describe(const QuantSpec& spec);
+
+// The spec's weight quantizer for a layer whose latent weight is `latent_weight` (null for fp).
+WeightQuantizerPtr make_weight_quantizer(const QuantSpec& spec, const torch::Tensor& latent_weight);
+
+// Gives every selected quantizable layer a fresh weight quantizer (and, on linears, an input
+// quantizer); every other layer returns to full precision. Latent weights are untouched, so switching
+// stages keeps them. Learnable quantizer tensors are created on the weights' device: apply after
+// moving the model. Returns the names of the selected layers.
+std::vector<std::string> apply_quant_spec(models::VisionModelImpl& model, const QuantSpec& spec);
+
+}  // namespace tervit::quant
