@@ -35,7 +35,10 @@ int main(int argc, char** argv) {
   check->add_option("--threads", threads, "Decoding threads")->capture_default_str()->check(CLI::PositiveNumber);
 
   return tervit::run_app(app, argc, argv, [&] {
-    tervit::init_logging(log_level);
+    tervit::RuntimeOptions runtime;
+    runtime.log_level = log_level;
+    runtime.device = "cpu";
+    tervit::start_runtime("tervit-data", runtime);
     if (*fashion) {
       tervit::data::export_fashion_mnist(source_dir, out_dir, limit);
       return tervit::kExitOk;
