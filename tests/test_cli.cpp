@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <sys/wait.h>
 
 #include <opencv2/imgcodecs.hpp>
 #include <yaml-cpp/yaml.h>
@@ -14,24 +13,11 @@
 #include "test_helpers.h"
 
 using tervit::testing::read_text;
+using tervit::testing::run;
 using tervit::testing::TempDir;
 using tervit::testing::timm_fixture;
 
 namespace {
-
-struct Run {
-  int exit_code;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-// Runs a tervit executable from the build folder with `args` (already shell-quoted where needed).
-Run run(const TempDir& dir, const std::string& program, const std::string& args) {
-  const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const auto command = std::string(TERVIT_BINARY_DIR) + "/" + program + " " + args + " >" + out.string() + " 2>" + err.string();
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
-}
 
 std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> lines;

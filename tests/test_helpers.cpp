@@ -5,6 +5,8 @@
 #include <iterator>
 #include <random>
 
+#include <sys/wait.h>
+
 namespace tervit::testing {
 
 TempDir::TempDir() {
@@ -42,6 +44,13 @@ std::string read_text(const std::filesystem::path& path) {
 void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes, size_t count) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(std::min(count, bytes.size())));
+}
+
+Run run(const TempDir& dir, const std::string& program, const std::string& args) {
+  const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const auto command = std::string(TERVIT_BINARY_DIR) + "/" + program + " " + args + " >" + out.string() + " 2>" + err.string();
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
 }
 
 }  // namespace tervit::testing

@@ -33,6 +33,15 @@ std::string read_text(const std::filesystem::path& path);
 // Writes the first `count` bytes (all by default), replacing the file.
 void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes, size_t count = SIZE_MAX);
 
+// A tervit executable's exit code and output, run from the build folder.
+struct Run {
+  int exit_code;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs `program` with `args` (shell-quoted where needed); output goes through files in `dir`.
+Run run(const TempDir& dir, const std::string& program, const std::string& args);
+
 // ||actual - expected|| / ||expected||, the golden tests' error measure.
 inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
   return ((actual - expected).norm() / expected.norm()).item<double>();

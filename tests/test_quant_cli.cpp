@@ -2,8 +2,6 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include <sys/wait.h>
-
 #include <opencv2/imgcodecs.hpp>
 
 #include "models/pretrained.h"
@@ -17,21 +15,12 @@ using tervit::testing::timm_fixture;
 
 namespace {
 
-struct EvalRun {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
 // tervit-eval on the deit_mini fixture and one image, with extra `args`.
-EvalRun eval_deit_mini(const TempDir& dir, const std::string& args) {
-  const auto image = dir / "a.png", out = dir / "stdout.txt", err = dir / "stderr.txt";
+tervit::testing::Run eval_deit_mini(const TempDir& dir, const std::string& args) {
+  const auto image = dir / "a.png";
   cv::imwrite(image.string(), cv::Mat(70, 90, CV_8UC3, cv::Scalar(30, 120, 200)));
-  const auto command = std::string(TERVIT_BINARY_DIR) + "/tervit-eval --threads 1 --weights " +
-                       timm_fixture("deit_mini.safetensors").string() + " --images " + image.string() + " " + args +
-                       " >" + out.string() + " 2>" + err.string();
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
+  return tervit::testing::run(dir, "tervit-eval", "--threads 1 --weights " + timm_fixture("deit_mini.safetensors").string() +
+                                                      " --images " + image.string() + " " + args);
 }
 
 // The size line tervit-eval should log for the fixture under `spec`, computed in process.
