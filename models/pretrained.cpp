@@ -1,16 +1,11 @@
 #include "models/pretrained.h"
+#include "tervit/core/strings.h"
 
 #include <regex>
 
 #include "tervit/core/error.h"
 
 namespace tervit::models {
-
-namespace {
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-}  // namespace
 
 TensorMap remap_to_timm(const TensorMap& tensors) {
   // timm's own rule: a Swin state dict without head.fc.weight but with head.weight is the old layout.

@@ -1,4 +1,5 @@
 #include "tervit/data/image_folder.h"
+#include "tervit/core/strings.h"
 
 #include <spdlog/spdlog.h>
 
@@ -41,10 +42,6 @@ std::optional<int64_t> modification_time(const fs::path& folder) {
 std::string lowercase(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string relative_name(const fs::path& path, const fs::path& root) {

@@ -1,4 +1,5 @@
 #include "tervit/data/rand_augment.h"
+#include "tervit/core/strings.h"
 
 #include <algorithm>
 #include <cmath>
@@ -34,10 +35,6 @@ double choice_weight(const std::string& name) {
 
 // timm's _randomly_negate: negative when random() > 0.5.
 double randomly_negate(double value, Rng& rng) { return uniform(rng, 0.0, 1.0) > 0.5 ? -value : value; }
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // "m9" -> ("m", "9"): the key is everything before the first digit, as timm's re.split(r'(\d.*)').
 std::pair<std::string, std::string> split_section(const std::string& section) {

@@ -1,12 +1,7 @@
 #include "tervit/engine/param_groups.h"
+#include "tervit/core/strings.h"
 
 namespace tervit::engine {
-
-namespace {
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-}  // namespace
 
 bool skips_weight_decay(const std::string& name, const torch::Tensor& parameter) {
   if (parameter.dim() <= 1) return true;
