@@ -29,6 +29,7 @@ void QuantLinearImpl::reset() {
 void QuantLinearImpl::reset_parameters() { reset_like_torch(weight, bias); }
 
 torch::Tensor QuantLinearImpl::forward(const torch::Tensor& input) {
+  if (kernel()) return kernel()->forward(input);
   return torch::nn::functional::linear(effective_input(input), effective_weight(), bias);
 }
 
@@ -44,6 +45,13 @@ void QuantConv2dImpl::reset() {
 void QuantConv2dImpl::reset_parameters() { reset_like_torch(weight, bias); }
 
 torch::Tensor QuantConv2dImpl::forward(const torch::Tensor& input) {
+  if (kernel()) {
+    // The conv as a matrix product over unfolded patches (B, L, C_in*k*k, the weight's flattening order).
+    const int64_t k = options.kernel_size(), stride = options.stride();
+    const auto patches = torch::nn::functional::unfold(input, torch::nn::functional::UnfoldFuncOptions(k).stride(stride));
+    const int64_t rows = (input.size(2) - k) / stride + 1, cols = (input.size(3) - k) / stride + 1;
+    return kernel()->forward(patches.transpose(1, 2)).transpose(1, 2).reshape({input.size(0), -1, rows, cols});
+  }
   return torch::conv2d(effective_input(input), effective_weight(), bias, options.stride());
 }
 

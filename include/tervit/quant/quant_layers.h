@@ -5,6 +5,7 @@
 // therefore never show up in a state dict (their learnable tensors: quantizer_parameters()).
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,16 @@
 #include "tervit/quant/weight_quantizer.h"
 
 namespace tervit::quant {
+
+// A replacement for a layer's float matrix product: deploy/ runs packed ternary weights through its
+// own kernels. Maps tokens (..., in_features) to (..., out_features), bias included.
+class MatrixKernel {
+ public:
+  virtual ~MatrixKernel() = default;
+  virtual torch::Tensor forward(const torch::Tensor& tokens) const = 0;
+};
+
+using MatrixKernelPtr = std::shared_ptr<const MatrixKernel>;
 
 // Shared by QuantLinear and QuantConv2d: owns the weight and input quantizers and applies them.
 class QuantizableLayer {
@@ -31,10 +42,14 @@ class QuantizableLayer {
   torch::Tensor effective_input(const torch::Tensor& input) const {
     return input_quantizer_ ? input_quantizer_->quantize(input) : input;
   }
+  // When set, forward() runs this instead of the quantizers and the weight (packed deployment models).
+  void set_kernel(MatrixKernelPtr kernel) { kernel_ = std::move(kernel); }
+  const MatrixKernelPtr& kernel() const { return kernel_; }
 
  private:
   WeightQuantizerPtr weight_quantizer_;
   ActivationQuantizerPtr input_quantizer_;
+  MatrixKernelPtr kernel_;
 };
 
 struct QuantLinearOptions {
