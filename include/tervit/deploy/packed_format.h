@@ -1,0 +1,51 @@
+#pragma once
+// The packed ternary model file, a safetensors container (so that standard tools open it):
+//   <layer>.weight.packed  U8   2 bits:   [rows, blocks_per_row · 32], each row its own run of Block2Bit
+//                                         (the kernels' layout, used as it is)
+//                               1.6 bits: [ceil(rows · cols / 160) · 32], the matrix's trits row-major in
+//                                         Block1_6Bit blocks (no per-row padding: the smallest file)
+//   <layer>.alpha          F16  [rows] channel-wise, [1] layer-wise
+//   every other tensor under its timm name (biases, norms, embeddings, tokens, position tables, and the
+//   matrices left in full precision), F16 or F32
+// and the metadata: format, format_version, bits ("2" or "1.6"), family + config (the architecture),
+// quant (the quantizer settings, model_metadata.h), class_names (a JSON array, optional).
+// A layer's rows and cols are those of its weight (a conv's flattened to C_out x C_in·k·k).
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "models/registry.h"
+#include "tervit/core/safetensors.h"
+#include "tervit/quant/quant_spec.h"
+
+namespace tervit::deploy {
+
+inline const std::string kPackedFormat = "tervit-packed-ternary";
+inline const std::string kPackedFormatVersion = "1";
+inline const std::string kPackedWeightSuffix = ".weight.packed";
+inline const std::string kAlphaSuffix = ".alpha";
+
+enum class PackedBits { k2, k1_6 };
+
+// "2" or "1.6"; anything else is a tervit::Error.
+PackedBits parse_packed_bits(const std::string& name);
+std::string packed_bits_name(PackedBits bits);
+
+// The packed tensor of a rows x cols matrix of trits (row-major, each -1, 0 or 1), and its shape.
+torch::Tensor pack_trits(const int8_t* trits, int64_t rows, int64_t cols, PackedBits bits);
+std::vector<int64_t> packed_shape(int64_t rows, int64_t cols, PackedBits bits);
+
+struct PackOptions {
+  PackedBits bits = PackedBits::k2;
+  torch::ScalarType float_dtype = torch::kFloat16;  // of every tensor but the packed ones and α (F16)
+  std::vector<std::string> class_names;              // stored when not empty
+};
+
+// The file's tensors and metadata for `model`, whose quantizable layers carry the ternary quantizers
+// (or none: full precision) that quant::apply_quant_spec(model, spec) gave them. A layer with another
+// quantizer (int8) is a tervit::Error.
+SafetensorsData pack_model(models::VisionModelImpl& model, const models::ModelArchitecture& architecture,
+                           const quant::QuantSpec& spec, const PackOptions& options);
+
+}  // namespace tervit::deploy

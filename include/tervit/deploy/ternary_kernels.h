@@ -1,0 +1,54 @@
+#pragma once
+// Matrix products with packed ternary weights, y = x W^T (W: rows x cols trits, α per row), computed
+// without ever expanding W into a float matrix. Each kernel exists twice with the same signature: a
+// plain reference written as the formula reads, and an AVX2 version (compiled for AVX2 + FMA through
+// function attributes, so the build needs no global -mavx2) chosen at run time when the CPU has it.
+// A kernel computes the output rows [row_begin, row_end) for every token: callers split rows across
+// threads.
+#include <cstdint>
+#include <vector>
+
+#include "tervit/deploy/packed_matrix.h"
+
+namespace tervit::deploy {
+
+// Exact mode, float activations: y[n][r] = α_r · (Σ x[n][k] where t[r][k] = +1 − Σ x[n][k] where
+// t[r][k] = −1) + bias[r]. x is tokens x cols, y is tokens x rows, both row-major.
+using ExactKernel = void (*)(const PackedTernaryMatrix& w, const float* x, int64_t tokens, int64_t row_begin,
+                             int64_t row_end, float* y);
+void exact_kernel_reference(const PackedTernaryMatrix& w, const float* x, int64_t tokens, int64_t row_begin,
+                            int64_t row_end, float* y);
+void exact_kernel_avx2(const PackedTernaryMatrix& w, const float* x, int64_t tokens, int64_t row_begin,
+                       int64_t row_end, float* y);
+
+// Activations quantized per token to int8 as BitNet does (absmax: q = round(x · 127 / max|x|)).
+struct QuantizedTokens {
+  int64_t tokens = 0;
+  int64_t stride = 0;           // the matrix's padded_cols(): values past cols are 0
+  std::vector<int8_t> values;   // tokens x stride
+  std::vector<float> scale;     // x ≈ q · scale, per token
+  std::vector<int32_t> sum;     // Σ q per token: the AVX2 kernel's offset correction
+};
+// x is tokens x cols, row-major; tokens are quantized in parallel.
+QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride);
+
+// Int8 mode (W2A8): y[n][r] = α_r · scale[n] · (Σ_k t[r][k] · q[n][k]) + bias[r], the sum in integers.
+using Int8Kernel = void (*)(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
+                            float* y);
+void int8_kernel_reference(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
+                           float* y);
+void int8_kernel_avx2(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
+                      float* y);
+
+// The one output formula of int8 mode, shared by both kernels so that equal integer sums give equal
+// outputs.
+inline float int8_output(int32_t dot, float alpha, float token_scale, float bias) {
+  return static_cast<float>(dot) * (alpha * token_scale) + bias;
+}
+
+// Whether this CPU runs the AVX2 kernels (AVX2 and FMA); the reference kernels run everywhere.
+bool cpu_has_avx2();
+ExactKernel best_exact_kernel();
+Int8Kernel best_int8_kernel();
+
+}  // namespace tervit::deploy

@@ -1,0 +1,70 @@
+#include "tervit/deploy/packed_format.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+
+#include "tervit/core/error.h"
+#include "tervit/core/state_dict.h"
+#include "tervit/deploy/model_metadata.h"
+#include "tervit/deploy/packed_matrix.h"
+#include "tervit/quant/quant_layers.h"
+#include "tervit/quant/ternary.h"
+
+namespace tervit::deploy {
+
+PackedBits parse_packed_bits(const std::string& name) {
+  if (name == "2") return PackedBits::k2;
+  if (name == "1.6") return PackedBits::k1_6;
+  throw Error("unknown packing '" + name + "' bits per weight, expected 2 or 1.6");
+}
+
+std::string packed_bits_name(PackedBits bits) { return bits == PackedBits::k2 ? "2" : "1.6"; }
+
+std::vector<int64_t> packed_shape(int64_t rows, int64_t cols, PackedBits bits) {
+  constexpr int64_t kBlockBytes = 32;
+  if (bits == PackedBits::k2) return {rows, block_count<Block2Bit>(cols) * kBlockBytes};
+  return {block_count<Block1_6Bit>(rows * cols) * kBlockBytes};
+}
+
+torch::Tensor pack_trits(const int8_t* trits, int64_t rows, int64_t cols, PackedBits bits) {
+  auto packed = torch::empty(packed_shape(rows, cols, bits), torch::kUInt8);
+  if (bits == PackedBits::k2) {
+    const auto matrix = pack_matrix(trits, rows, cols);
+    std::memcpy(packed.data_ptr(), matrix.blocks.data(), matrix.blocks.size() * sizeof(Block2Bit));
+  } else {
+    pack_1_6bit(trits, rows * cols, reinterpret_cast<Block1_6Bit*>(packed.data_ptr<uint8_t>()));
+  }
+  return packed;
+}
+
+SafetensorsData pack_model(models::VisionModelImpl& model, const models::ModelArchitecture& architecture,
+                           const quant::QuantSpec& spec, const PackOptions& options) {
+  torch::NoGradGuard no_grad;
+  SafetensorsData file;
+  auto floats = module_state_dict(model);
+  for (const auto& [name, layer] : quant::quantizable_layers(model)) {
+    const auto& quantizer = layer->weight_quantizer();
+    if (!quantizer) continue;  // full precision: stored with the other tensors
+    const auto* ternary = dynamic_cast<const quant::TernaryQuantizer*>(quantizer.get());
+    if (ternary == nullptr)
+      throw Error(name + ": a packed model holds ternary or full-precision matrices, not " + quantizer->name() + " ones");
+    const auto weight = layer->latent_weight().detach().to(torch::kCPU, torch::kFloat32);
+    const int64_t rows = weight.size(0), cols = weight.numel() / rows;
+    const auto ternarized = ternary->ternarize(weight);  // the learnable α when the quantizer has one
+    const auto trits = ternarized.codes.reshape({rows, cols}).to(torch::kInt8).contiguous();
+    file.tensors[name + kPackedWeightSuffix] = pack_trits(trits.data_ptr<int8_t>(), rows, cols, options.bits);
+    file.tensors[name + kAlphaSuffix] = ternarized.alpha.reshape({-1}).to(torch::kCPU, torch::kFloat16);
+    floats.erase(name + ".weight");
+  }
+  for (const auto& [name, tensor] : floats) file.tensors[name] = tensor.to(torch::kCPU, options.float_dtype);
+  file.metadata = architecture_metadata(architecture);
+  file.metadata["format"] = kPackedFormat;
+  file.metadata["format_version"] = kPackedFormatVersion;
+  file.metadata["bits"] = packed_bits_name(options.bits);
+  file.metadata["quant"] = quant_spec_json(spec);
+  if (!options.class_names.empty()) file.metadata["class_names"] = nlohmann::json(options.class_names).dump();
+  return file;
+}
+
+}  // namespace tervit::deploy

@@ -1,0 +1,161 @@
+#include "tervit/deploy/packed_model.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "models/pretrained.h"
+#include "tervit/core/error.h"
+#include "tervit/core/state_dict.h"
+#include "tervit/deploy/model_metadata.h"
+#include "tervit/quant/quant_layers.h"
+
+namespace tervit::deploy {
+
+namespace {
+
+const std::string& required_metadata(const SafetensorsData& file, const std::string& key, const std::string& source) {
+  const auto found = file.metadata.find(key);
+  if (found == file.metadata.end()) throw Error(source + ": not a packed tervit model: its metadata has no '" + key + "'");
+  return found->second;
+}
+
+// Errors of the metadata parsers (architecture, names) name what is wrong but not the file.
+template <typename Parse>
+auto with_source(const std::string& source, Parse parse) {
+  try {
+    return parse();
+  } catch (const Error& e) {
+    throw Error(source + ": " + e.what());
+  }
+}
+
+std::vector<std::string> read_class_names(const SafetensorsData& file, int64_t num_classes, const std::string& source) {
+  const auto found = file.metadata.find("class_names");
+  if (found == file.metadata.end()) return {};
+  const auto names = nlohmann::json::parse(found->second, nullptr, /*allow_exceptions=*/false);
+  if (!names.is_array() || !std::all_of(names.begin(), names.end(), [](const auto& n) { return n.is_string(); }))
+    throw Error(source + ": metadata 'class_names' is not a JSON array of strings");
+  if (static_cast<int64_t>(names.size()) != num_classes)
+    throw Error(source + ": metadata 'class_names' has " + std::to_string(names.size()) + " names for a model of " +
+                std::to_string(num_classes) + " classes");
+  return names.get<std::vector<std::string>>();
+}
+
+std::string shape_text(c10::IntArrayRef shape) { return c10::str(shape); }
+
+// The kernels' matrix from a packed tensor, after checking its dtype, its block count and every code.
+PackedTernaryMatrix read_matrix(const torch::Tensor& packed, PackedBits bits, int64_t rows, int64_t cols,
+                                const std::string& where) {
+  if (packed.scalar_type() != torch::kUInt8)
+    throw Error(where + " has dtype " + c10::toString(packed.scalar_type()) + ", packed weights are U8");
+  const auto expected = packed_shape(rows, cols, bits);
+  if (packed.sizes() != c10::IntArrayRef(expected))
+    throw Error(where + " has shape " + shape_text(packed.sizes()) + ", but " + packed_bits_name(bits) + "-bit packing of its " +
+                std::to_string(rows) + " x " + std::to_string(cols) + " layer takes " + shape_text(expected) +
+                " (a wrong block count, or metadata that disagrees with the tensors)");
+  const auto* bytes = packed.data_ptr<uint8_t>();
+  bool well_formed = true;
+  PackedTernaryMatrix matrix;
+  if (bits == PackedBits::k2) {
+    matrix.rows = rows;
+    matrix.cols = cols;
+    matrix.blocks.resize(static_cast<size_t>(rows * matrix.blocks_per_row()));
+    std::memcpy(matrix.blocks.data(), bytes, matrix.blocks.size() * sizeof(Block2Bit));
+    std::vector<int8_t> trits(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows && well_formed; ++r) well_formed = unpack_2bit(matrix.row(r), cols, trits.data());
+  } else {
+    // The kernels need row-aligned blocks: repack the row-major trits (integers only, no float matrix).
+    std::vector<int8_t> trits(static_cast<size_t>(rows * cols));
+    well_formed = unpack_1_6bit(reinterpret_cast<const Block1_6Bit*>(bytes), rows * cols, trits.data());
+    matrix = pack_matrix(trits.data(), rows, cols);
+  }
+  if (!well_formed) throw Error(where + " holds a byte that is no packed trits (or nonzero padding)");
+  return matrix;
+}
+
+std::vector<float> read_alpha(const torch::Tensor& alpha, int64_t rows, quant::Granularity granularity, const std::string& where) {
+  const int64_t expected = granularity == quant::Granularity::kChannel ? rows : 1;
+  if (!torch::isFloatingType(alpha.scalar_type()) || alpha.dim() != 1 || alpha.size(0) != expected)
+    throw Error(where + " is " + c10::toString(alpha.scalar_type()) + " " + shape_text(alpha.sizes()) + ", but " +
+                (expected == 1 ? std::string("layer") : std::string("channel")) + "-wise scales of this layer are float [" +
+                std::to_string(expected) + "]");
+  const auto values = alpha.to(torch::kFloat32).expand({rows}).contiguous();
+  return {values.data_ptr<float>(), values.data_ptr<float>() + rows};
+}
+
+torch::Tensor bias_of(quant::QuantizableLayer* layer) {
+  if (auto* linear = dynamic_cast<quant::QuantLinearImpl*>(layer)) return linear->bias;
+  if (auto* conv = dynamic_cast<quant::QuantConv2dImpl*>(layer)) return conv->bias;
+  throw std::logic_error("packed model: a quantizable layer that is neither linear nor conv");
+}
+
+}  // namespace
+
+PackedModel load_packed_model(const std::filesystem::path& path, PackedMode mode) {
+  return load_packed_model(read_safetensors(path), path.string(), mode);
+}
+
+PackedModel load_packed_model(const SafetensorsData& file, const std::string& source, PackedMode mode) {
+  if (required_metadata(file, "format", source) != kPackedFormat)
+    throw Error(source + ": metadata format is '" + file.metadata.at("format") + "', not " + kPackedFormat);
+  if (required_metadata(file, "format_version", source) != kPackedFormatVersion)
+    throw Error(source + ": packed format version " + file.metadata.at("format_version") + " is not the supported " +
+                kPackedFormatVersion);
+  PackedModel packed;
+  packed.bits = with_source(source, [&] { return parse_packed_bits(required_metadata(file, "bits", source)); });
+  required_metadata(file, "family", source);
+  required_metadata(file, "config", source);
+  packed.architecture = with_source(source, [&] { return *models::architecture_from_metadata(file.metadata); });
+  packed.quant = quant_spec_from_json(required_metadata(file, "quant", source), source);
+  packed.model = models::create_model(packed.architecture);
+  packed.model->eval();
+  packed.class_names = read_class_names(file, packed.model->num_classes(), source);
+
+  TensorMap floats = file.tensors;
+  std::vector<std::pair<quant::QuantizableLayer*, PackedTernaryMatrix>> packed_layers;
+  std::set<std::string> packed_weights;
+  for (const auto& [name, layer] : quant::quantizable_layers(*packed.model)) {
+    const auto weights = floats.find(name + kPackedWeightSuffix);
+    const auto alpha = floats.find(name + kAlphaSuffix);
+    if (weights == floats.end() && alpha == floats.end()) continue;  // a full-precision layer
+    if (weights == floats.end() || alpha == floats.end())
+      throw Error(source + ": layer '" + name + "' has " + (alpha == floats.end() ? "packed weights but no α" : "α but no packed weights"));
+    if (floats.count(name + ".weight"))
+      throw Error(source + ": layer '" + name + "' has both packed weights and a float weight");
+    const int64_t rows = layer->latent_weight().size(0), cols = layer->latent_weight().numel() / rows;
+    auto matrix = read_matrix(weights->second, packed.bits, rows, cols, source + ": tensor '" + weights->first + "'");
+    matrix.alpha = read_alpha(alpha->second, rows, packed.quant.granularity(), source + ": tensor '" + alpha->first + "'");
+    packed_layers.emplace_back(layer, std::move(matrix));
+    packed_weights.insert(name + ".weight");
+    floats.erase(weights);
+    floats.erase(alpha);
+  }
+
+  LoadOptions load;
+  load.strict = false;  // the packed layers' float weights are missing by design; the rest is checked below
+  const auto report = load_state_dict(*packed.model, floats, load, source);
+  const std::set<std::string> missing(report.missing.begin(), report.missing.end());
+  if (!report.unexpected.empty() || !report.mismatched.empty() || missing != packed_weights) {
+    LoadReport problems = report;
+    problems.missing.clear();
+    std::set_difference(missing.begin(), missing.end(), packed_weights.begin(), packed_weights.end(),
+                        std::back_inserter(problems.missing));
+    throw Error(source + ": the tensors do not match the architecture in the metadata: " + problems.summary());
+  }
+
+  torch::NoGradGuard no_grad;
+  for (auto& [layer, matrix] : packed_layers) {
+    const auto bias = bias_of(layer);
+    if (bias.defined()) matrix.bias.assign(bias.data_ptr<float>(), bias.data_ptr<float>() + bias.numel());
+    layer->latent_weight().set_();  // the float matrix is never used again: release its memory
+    layer->set_kernel(std::make_shared<PackedTernaryLinear>(std::move(matrix), mode));
+  }
+  packed.packed_layers = static_cast<int64_t>(packed_layers.size());
+  return packed;
+}
+
+}  // namespace tervit::deploy

@@ -1,0 +1,151 @@
+// The packed ternary kernels: the reference against plain LibTorch arithmetic, the AVX2 kernels against
+// the reference on random shapes (odd ones included), and the layer that splits rows across threads.
+#include <catch2/catch.hpp>
+
+#include <tuple>
+
+#include "test_helpers.h"
+#include "tervit/core/error.h"
+#include "tervit/core/runtime.h"
+#include "tervit/deploy/packed_linear.h"
+#include "tervit/deploy/ternary_kernels.h"
+#include "tervit/quant/activation_quant.h"
+
+using namespace tervit::deploy;
+using tervit::testing::relative_error;
+
+namespace {
+
+struct Case {
+  torch::Tensor trits;  // rows x cols, int8
+  torch::Tensor alpha;  // rows, float
+  torch::Tensor bias;   // rows, float (possibly undefined)
+  PackedTernaryMatrix matrix;
+};
+
+Case random_case(int64_t rows, int64_t cols, bool with_bias) {
+  Case c;
+  c.trits = torch::randint(-1, 2, {rows, cols}, torch::kInt8);
+  c.alpha = torch::rand({rows}) + 0.5;
+  c.matrix = pack_matrix(c.trits.data_ptr<int8_t>(), rows, cols);
+  c.matrix.alpha.assign(c.alpha.data_ptr<float>(), c.alpha.data_ptr<float>() + rows);
+  if (with_bias) {
+    c.bias = torch::randn({rows});
+    c.matrix.bias.assign(c.bias.data_ptr<float>(), c.bias.data_ptr<float>() + rows);
+  }
+  return c;
+}
+
+torch::Tensor run_exact(ExactKernel kernel, const PackedTernaryMatrix& w, const torch::Tensor& x) {
+  auto y = torch::full({x.size(0), w.rows}, std::nanf(""));
+  kernel(w, x.data_ptr<float>(), x.size(0), 0, w.rows, y.data_ptr<float>());
+  return y;
+}
+
+torch::Tensor run_int8(Int8Kernel kernel, const PackedTernaryMatrix& w, const QuantizedTokens& q) {
+  auto y = torch::full({q.tokens, w.rows}, std::nanf(""));
+  kernel(w, q, 0, w.rows, y.data_ptr<float>());
+  return y;
+}
+
+// Shapes (rows, cols, tokens): single elements, odd sizes, sizes off block and tile boundaries, and
+// the widths of DeiT-S and Swin-S.
+const std::vector<std::tuple<int64_t, int64_t, int64_t>>& shapes() {
+  static const std::vector<std::tuple<int64_t, int64_t, int64_t>> all{
+      {1, 1, 1}, {3, 5, 2}, {7, 128, 5}, {33, 200, 9}, {64, 384, 13}, {17, 3072, 4}, {96, 48, 7}, {5, 1536, 130}};
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("The exact reference kernel computes alpha times the signed sums plus bias", "[deploy]") {
+  for (const auto& [rows, cols, tokens] : shapes()) {
+    CAPTURE(rows, cols, tokens);
+    const auto c = random_case(rows, cols, rows % 2 == 1);
+    const auto x = torch::randn({tokens, cols});
+    auto expected = torch::matmul(x.to(torch::kDouble), c.trits.to(torch::kDouble).t()) * c.alpha.to(torch::kDouble);
+    if (c.bias.defined()) expected += c.bias.to(torch::kDouble);
+    CHECK(relative_error(run_exact(exact_kernel_reference, c.matrix, x).to(torch::kDouble), expected) < 1e-6);
+  }
+}
+
+TEST_CASE("The AVX2 exact kernel equals the reference up to float reassociation", "[deploy]") {
+  if (!cpu_has_avx2()) {
+    WARN("no AVX2 on this CPU: only the reference kernels run");
+    return;
+  }
+  for (const auto& [rows, cols, tokens] : shapes()) {
+    CAPTURE(rows, cols, tokens);
+    const auto c = random_case(rows, cols, true);
+    const auto x = torch::randn({tokens, cols});
+    const auto reference = run_exact(exact_kernel_reference, c.matrix, x);
+    CHECK(relative_error(run_exact(exact_kernel_avx2, c.matrix, x), reference) < 1e-6);
+  }
+}
+
+TEST_CASE("Token quantization is BitNet's per-token absmax, as the fake quantizer computes it", "[deploy]") {
+  const auto x = torch::randn({9, 70}) * torch::linspace(0.01, 10, 9).unsqueeze(1);
+  x[4].zero_();
+  const auto q = quantize_tokens(x.data_ptr<float>(), 9, 70, 128);
+  const auto values = torch::from_blob(const_cast<int8_t*>(q.values.data()), {9, 128}, torch::kInt8);
+  CHECK(values.slice(1, 70).abs().sum().item<int64_t>() == 0);  // padding
+  CHECK(values.abs().max().item<int>() == 127);
+  CHECK(torch::equal(values.sum(1).to(torch::kInt32), torch::tensor(q.sum)));
+  const auto dequantized = values.slice(1, 0, 70).to(torch::kFloat) * torch::tensor(q.scale).unsqueeze(1);
+  const auto fake = tervit::quant::AbsmaxTokenQuantizer().quantize(x);
+  CHECK(relative_error(dequantized, fake) < 1e-6);
+  CHECK(q.scale[4] > 0);
+}
+
+TEST_CASE("The int8 kernels compute the same integer sums", "[deploy]") {
+  for (const auto& [rows, cols, tokens] : shapes()) {
+    CAPTURE(rows, cols, tokens);
+    auto c = random_case(rows, cols, false);
+    // α = 1, scale = 1, no bias: the outputs are the integer sums themselves (exact in float).
+    c.matrix.alpha.assign(rows, 1.0f);
+    const auto x = torch::randn({tokens, cols}) * 3;
+    auto q = quantize_tokens(x.data_ptr<float>(), tokens, cols, c.matrix.padded_cols());
+    q.scale.assign(tokens, 1.0f);
+    const auto values = torch::from_blob(q.values.data(), {tokens, c.matrix.padded_cols()}, torch::kInt8).slice(1, 0, cols);
+    const auto expected = torch::matmul(values.to(torch::kLong), c.trits.to(torch::kLong).t()).to(torch::kFloat);
+    const auto reference = run_int8(int8_kernel_reference, c.matrix, q);
+    CHECK(torch::equal(reference, expected));
+    if (cpu_has_avx2()) CHECK(torch::equal(run_int8(int8_kernel_avx2, c.matrix, q), expected));
+  }
+  // Extreme values: every activation ±127 against every weight ±1 (the int16 partial sums' worst case).
+  auto c = random_case(4, 3072, false);
+  c.matrix = pack_matrix(torch::ones({4, 3072}, torch::kInt8).data_ptr<int8_t>(), 4, 3072);
+  c.matrix.alpha.assign(4, 1.0f);
+  const auto x = torch::ones({2, 3072});
+  auto q = quantize_tokens(x.data_ptr<float>(), 2, 3072, c.matrix.padded_cols());
+  q.scale.assign(2, 1.0f);
+  CHECK(torch::equal(run_int8(int8_kernel_reference, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
+  if (cpu_has_avx2()) CHECK(torch::equal(run_int8(int8_kernel_avx2, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
+}
+
+TEST_CASE("A packed layer splits rows across threads and gives the single-threaded result", "[deploy]") {
+  const auto c = random_case(37, 200, true);
+  const auto x = torch::randn({2, 3, 200});
+  const auto mode = GENERATE(PackedMode::kExact, PackedMode::kInt8);
+  const PackedTernaryLinear layer(c.matrix, mode);
+  const int threads = tervit::set_threads(0);
+  tervit::set_threads(2);
+  const auto parallel = layer.forward(x);
+  tervit::set_threads(1);
+  const auto serial = layer.forward(x);
+  tervit::set_threads(threads);
+  CHECK(parallel.sizes() == std::vector<int64_t>{2, 3, 37});
+  CHECK(torch::equal(parallel, serial));
+  const auto flat = x.reshape({6, 200});
+  const auto expected = mode == PackedMode::kExact ? run_exact(exact_kernel_reference, c.matrix, flat)
+                                                   : run_int8(int8_kernel_reference, c.matrix,
+                                                              quantize_tokens(flat.data_ptr<float>(), 6, 200, c.matrix.padded_cols()));
+  CHECK(relative_error(serial.reshape({6, 37}), expected) < 1e-6);
+}
+
+TEST_CASE("A packed layer refuses inputs it cannot run", "[deploy]") {
+  const PackedTernaryLinear layer(random_case(4, 8, false).matrix, PackedMode::kExact);
+  CHECK_THROWS_WITH(layer.forward(torch::randn({2, 8}, torch::kDouble)), Catch::Contains("float32"));
+  CHECK_THROWS_WITH(layer.forward(torch::randn({2, 9})), Catch::Contains("8 input features"));
+  CHECK_THROWS_AS(parse_packed_mode("fast"), tervit::Error);
+}
