@@ -1,0 +1,119 @@
+// tervit-export: a packed ternary model file (2 or 1.6 bits per weight, safetensors container) from a
+// training checkpoint folder or from float weights ternarized on the spot.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "models/pretrained.h"
+#include "tervit/core/app.h"
+#include "tervit/core/error.h"
+#include "tervit/core/safetensors.h"
+#include "tervit/deploy/model_metadata.h"
+#include "tervit/deploy/packed_format.h"
+#include "tervit/engine/predict.h"
+#include "tervit/quant/model_size.h"
+#include "tervit/quant/quant_spec.h"
+
+namespace {
+
+struct ExportOptions {
+  std::string checkpoint;
+  std::string model;
+  std::string architecture;
+  std::string weights;
+  std::string out;
+  std::string bits = "2";
+  std::string float_dtype = "f16";
+  std::string class_names;
+  tervit::quant::QuantSpec quant = tervit::quant::QuantSpec().weight_quant(tervit::quant::WeightQuant::kTernary);
+};
+
+torch::ScalarType parse_float_dtype(const std::string& name) {
+  if (name == "f16") return torch::kFloat16;
+  if (name == "f32") return torch::kFloat32;
+  throw tervit::Error("--float-dtype: unknown '" + name + "', expected f16 or f32");
+}
+
+// The float weights and the quantizer settings: a checkpoint folder records both (model.safetensors with
+// "family", "config" and "quant" metadata); float weights take the command line's quantizer options.
+std::pair<tervit::SafetensorsData, tervit::quant::QuantSpec> read_source(const ExportOptions& options, bool quant_options_given,
+                                                                         std::string& source) {
+  using namespace tervit;
+  if (options.checkpoint.empty() == options.weights.empty()) throw Error("give either --checkpoint DIR or --weights FILE");
+  if (options.checkpoint.empty()) {
+    source = options.weights;
+    return {read_safetensors(source), options.quant};
+  }
+  if (quant_options_given)
+    throw Error("--checkpoint: the quantizer settings come from the checkpoint; drop the quantizer options");
+  source = (std::filesystem::path(options.checkpoint) / "model.safetensors").string();
+  auto weights = read_safetensors(source);
+  const auto quant = weights.metadata.find("quant");
+  if (quant == weights.metadata.end()) throw Error(source + ": no 'quant' metadata: it is not a quantization-aware checkpoint");
+  const auto spec = deploy::quant_spec_from_json(quant->second, source);
+  // The trained α lives in the trainer's quantizer state, not among model.safetensors' timm tensors.
+  if (spec.learnable_alpha()) throw Error(source + ": learnable α cannot be exported from model.safetensors alone");
+  return {std::move(weights), spec};
+}
+
+int run(const ExportOptions& options, const tervit::RuntimeOptions& runtime, bool quant_options_given) {
+  using namespace tervit;
+  start_runtime("tervit-export", runtime);  // packing runs on the CPU whatever the device
+  std::string source;
+  const auto [weights, spec] = read_source(options, quant_options_given, source);
+  if (spec.weight_quant() != quant::WeightQuant::kTernary)
+    throw Error("tervit-export packs ternary weights, but the quantizer settings are " + quant::describe(spec));
+  const auto architecture = options.model.empty() ? models::architecture_from_metadata(weights.metadata)
+                                                  : models::model_architecture(options.model, YAML::Load(options.architecture));
+  if (!architecture) throw Error(source + ": no architecture in its metadata; name one with --model");
+  auto model = models::create_model(*architecture);
+  models::load_weights(*model, weights, source);
+  const auto selected = quant::apply_quant_spec(*model, spec);
+  spdlog::info("weights {}: {}", quant::describe(spec), quant::model_size(*model).summary());
+
+  deploy::PackOptions pack;
+  pack.bits = deploy::parse_packed_bits(options.bits);
+  pack.float_dtype = parse_float_dtype(options.float_dtype);
+  if (!options.class_names.empty()) pack.class_names = engine::read_class_names(options.class_names, model->num_classes());
+  const auto file = deploy::pack_model(*model, *architecture, spec, pack);
+  write_safetensors(options.out, file.tensors, file.metadata);
+
+  const auto bytes = static_cast<int64_t>(std::filesystem::file_size(options.out));
+  const int64_t layers = static_cast<int64_t>(quant::quantizable_layers(*model).size());
+  spdlog::info("wrote {}: {:.3f} MB ({} bytes), {} of {} matrices packed at {} bits per weight", options.out, bytes / 1e6, bytes,
+               selected.size(), layers, options.bits);
+  std::cout << nlohmann::json{{"file", options.out},
+                              {"bytes", bytes},
+                              {"megabytes", bytes / 1e6},
+                              {"bits", options.bits},
+                              {"packed_layers", selected.size()},
+                              {"float_layers", layers - static_cast<int64_t>(selected.size())}}
+                   .dump()
+            << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tervit-export: write a packed ternary model (2 or 1.6 bits per weight) for tervit's CPU kernels"};
+  ExportOptions options;
+  tervit::RuntimeOptions runtime;
+  app.add_option("--checkpoint", options.checkpoint, "checkpoint folder (model.safetensors with architecture and quant metadata)")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--weights", options.weights, "float weights in safetensors format, timm names, ternarized on the spot")
+      ->check(CLI::ExistingFile);
+  app.add_option("--model", options.model, "model name (e.g. deit_small_patch16_224); default: the weights' metadata");
+  app.add_option("--arch", options.architecture, "architecture fields over --model's, e.g. '{img_size: 112, num_classes: 10}'");
+  app.add_option("--out", options.out, "packed model file to write")->required();
+  app.add_option("--bits", options.bits, "bits per ternary weight: 2 (4 per byte) or 1.6 (5 per byte)")->capture_default_str();
+  app.add_option("--float-dtype", options.float_dtype, "dtype of the other tensors: f16 or f32")->capture_default_str();
+  app.add_option("--class-names", options.class_names, "file with one class name per line, stored in the metadata")
+      ->check(CLI::ExistingFile);
+  auto* quant_group = app.add_option_group("quantization", "ternarization of --weights (a checkpoint records its own)");
+  tervit::quant::add_quant_options(*quant_group, options.quant);
+  tervit::add_runtime_options(app, runtime);
+  return tervit::run_app(app, argc, argv, [&] { return run(options, runtime, quant_group->count_all() > 0); });
+}

@@ -1,0 +1,77 @@
+// tervit-export: from float weights with quantizer options, from a checkpoint folder, and its errors.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_deploy_helpers.h"
+#include "tervit/deploy/model_metadata.h"
+#include "tervit/deploy/packed_model.h"
+
+using namespace tervit;
+using tervit::testing::TempDir;
+using tervit::testing::timm_fixture;
+
+TEST_CASE("tervit-export packs float weights and reports the file's real size", "[deploy][cli]") {
+  TempDir dir;
+  {
+    std::ofstream names(dir / "classes.txt");
+    for (int i = 0; i < 10; ++i) names << "class" << i << "\n";
+  }
+  const auto out = dir / "deit.packed.safetensors";
+  const auto run = testing::run(dir, "tervit-export", "--threads 1 --weights " + timm_fixture("deit_mini.safetensors").string() +
+                                                          " --out " + out.string() + " --bits 1.6 --granularity layer --class-names " +
+                                                          (dir / "classes.txt").string());
+  REQUIRE(run.exit_code == 0);
+  const auto summary = nlohmann::json::parse(run.out);
+  CHECK(summary["bytes"] == std::filesystem::file_size(out));
+  CHECK(summary["bits"] == "1.6");
+  CHECK(summary["packed_layers"] == 10);
+  CHECK(summary["float_layers"] == 0);
+  const auto packed = deploy::load_packed_model(out, deploy::PackedMode::kExact);
+  CHECK(packed.bits == deploy::PackedBits::k1_6);
+  CHECK(packed.quant.granularity() == quant::Granularity::kLayer);
+  CHECK(packed.class_names.at(9) == "class9");
+}
+
+TEST_CASE("tervit-export packs a checkpoint folder with the quantizer settings it records", "[deploy][cli]") {
+  TempDir dir;
+  const auto spec = quant::QuantSpec().weight_quant(quant::WeightQuant::kTernary).delta(0.6).exclude({"head.*"});
+  auto weights = read_safetensors(timm_fixture("swin_mini.safetensors"));
+  weights.metadata["quant"] = deploy::quant_spec_json(spec);
+  std::filesystem::create_directory(dir / "run");
+  write_safetensors(dir / "run" / "model.safetensors", weights.tensors, weights.metadata);
+  const auto out = dir / "swin.packed.safetensors";
+  const auto run = testing::run(dir, "tervit-export", "--threads 1 --checkpoint " + (dir / "run").string() + " --out " + out.string());
+  REQUIRE(run.exit_code == 0);
+  const auto file = read_safetensors(out);
+  CHECK(file.tensors.count("head.fc.weight"));  // excluded: stored in float
+  CHECK_FALSE(file.tensors.count("head.fc.weight.packed"));
+  const auto packed = deploy::load_packed_model(out, deploy::PackedMode::kExact);
+  CHECK(packed.quant.delta() == 0.6);
+  // The same values as ternarizing the fixture in process.
+  const auto fixture = testing::quantized_fixture("swin_mini", spec);
+  const auto expected = deploy::pack_model(*fixture.model, fixture.architecture, spec, {});
+  CHECK(torch::equal(file.tensors.at("layers.1.blocks.0.mlp.fc1.weight.packed"),
+                     expected.tensors.at("layers.1.blocks.0.mlp.fc1.weight.packed")));
+
+  const auto conflicting = testing::run(dir, "tervit-export", "--checkpoint " + (dir / "run").string() + " --out " + out.string() + " --delta 0.5");
+  CHECK(conflicting.exit_code == 2);
+  CHECK_THAT(conflicting.err, Catch::Contains("drop the quantizer options"));
+}
+
+TEST_CASE("tervit-export refuses what it cannot pack", "[deploy][cli]") {
+  TempDir dir;
+  const auto weights = " --weights " + timm_fixture("deit_mini.safetensors").string() + " --out " + (dir / "x").string();
+  const auto int8 = testing::run(dir, "tervit-export", weights + " --weight-quant int8");
+  CHECK(int8.exit_code == 2);
+  CHECK_THAT(int8.err, Catch::Contains("packs ternary weights"));
+  const auto bits = testing::run(dir, "tervit-export", weights + " --bits 3");
+  CHECK(bits.exit_code == 2);
+  CHECK_THAT(bits.err, Catch::Contains("expected 2 or 1.6"));
+  const auto none = testing::run(dir, "tervit-export", "--out " + (dir / "x").string());
+  CHECK(none.exit_code == 2);
+  CHECK_THAT(none.err, Catch::Contains("either --checkpoint DIR or --weights FILE"));
+  CHECK_FALSE(std::filesystem::exists(dir / "x"));
+}
