@@ -9,7 +9,7 @@ packages=(
   libtorch-dev libgloo-dev
   libopenblas0-openmp
   libyaml-cpp-dev libspdlog-dev libcli11-dev libopencv-dev nlohmann-json3-dev catch2
-  zlib1g-dev
+  zlib1g-dev libjpeg62-turbo-dev
   dataset-fashion-mnist
 )
 

@@ -3,18 +3,16 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
 #include "tervit/core/error.h"
+#include "tervit/data/jpeg_decode.h"
 
 namespace tervit::data {
 namespace {
-
-bool is_jpeg(const uint8_t* bytes, size_t size) {
-  return size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
-}
 
 // libjpeg decodes a truncated JPEG "successfully" (grey lower part, a warning on stderr only), so a
 // JPEG must end with the end-of-image marker; some writers pad after it with zeros or whitespace.
@@ -72,6 +70,10 @@ cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name)
     throw Error(name + ": image file too large (over 2 GiB)");
   if (is_jpeg(bytes, size) && !jpeg_has_end_marker(bytes, size)) {
     throw Error(name + ": truncated JPEG (no end-of-image marker)");
+  }
+  // libjpeg-turbo writes RGB directly; OpenCV would decode to BGR and swap twice.
+  if (const std::optional<cv::Size> jpeg = jpeg_rgb_size(bytes, size, name)) {
+    return decode_jpeg_rgb(bytes, size, cv::Rect(cv::Point(0, 0), *jpeg), name);
   }
   cv::Mat decoded;
   try {

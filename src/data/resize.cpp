@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "tervit/core/error.h"
@@ -82,50 +83,103 @@ AxisWeights axis_weights(int in_size, int out_size, const Filter& filter) {
 // Rounds a fixed-point sum (which started at one half) to 8 bits with clamping.
 inline uint8_t clip8(int32_t sum) { return static_cast<uint8_t>(std::clamp(sum >> kPrecisionBits, 0, 255)); }
 
-cv::Mat resample_horizontal(const cv::Mat& in, const AxisWeights& axis) {
-  const int out_width = static_cast<int>(axis.first.size());
-  cv::Mat out(in.rows, out_width, CV_8UC3);
-  cv::parallel_for_(cv::Range(0, in.rows), [&](const cv::Range& rows) {
-    for (int y = rows.start; y < rows.end; ++y) {
-      const uint8_t* src = in.ptr<uint8_t>(y);
-      uint8_t* dst = out.ptr<uint8_t>(y);
-      for (int x = 0; x < out_width; ++x) {
-        const int32_t* w = &axis.weights[static_cast<size_t>(x) * axis.taps];
-        const uint8_t* pixel = src + axis.first[x] * 3;
-        int32_t r = 1 << (kPrecisionBits - 1), g = r, b = r;
-        for (int i = 0; i < axis.count[x]; ++i, pixel += 3) {
-          r += pixel[0] * w[i];
-          g += pixel[1] * w[i];
-          b += pixel[2] * w[i];
-        }
-        dst[x * 3 + 0] = clip8(r);
-        dst[x * 3 + 1] = clip8(g);
-        dst[x * 3 + 2] = clip8(b);
-      }
+#if defined(__x86_64__) && defined(__GNUC__)
+// The passes are also compiled for SSE4.1 and AVX2 (32-bit multiplies, byte widening), chosen when the
+// program loads; the arithmetic stays PIL's int32 fixed point, so every clone gives the same bytes.
+#define TERVIT_SIMD_CLONES __attribute__((target_clones("avx2", "sse4.1", "default")))
+#else
+#define TERVIT_SIMD_CLONES
+#endif
+
+// Four int32 lanes (GCC/Clang vector extension): an RGB pixel's three channels are summed together.
+using Int4 = int32_t __attribute__((vector_size(16)));
+using Bytes16 = uint8_t __attribute__((vector_size(16)));
+
+// The RGB pixel at p in lanes 0-2; lane 3 holds the byte after it, so p[3] must be readable.
+inline Int4 load_pixel(const uint8_t* p) {
+#if defined(__has_builtin) && __has_builtin(__builtin_shufflevector)
+  Bytes16 bytes = {};
+  std::memcpy(&bytes, p, 4);
+  // Zero-extends four bytes to four int32 (one pmovzxbd or two unpacks).
+  return reinterpret_cast<Int4>(
+      __builtin_shufflevector(bytes, Bytes16{}, 0, 16, 16, 16, 1, 16, 16, 16, 2, 16, 16, 16, 3, 16, 16, 16));
+#else
+  return Int4{p[0], p[1], p[2], p[3]};
+#endif
+}
+
+// clip8 on every lane.
+inline Int4 clip8(Int4 sum) {
+  const Int4 value = sum >> kPrecisionBits;
+  const Int4 low = value < 0 ? 0 : value;
+  return low > 255 ? 255 : low;
+}
+
+// Writes lanes 0-2 of 8-bit values as an RGB pixel at p; with spare_byte, one store that also writes p[3].
+inline void store_pixel(Int4 value, uint8_t* p, bool spare_byte) {
+#if defined(__has_builtin) && __has_builtin(__builtin_shufflevector)
+  if (spare_byte) {
+    const Bytes16 bytes = __builtin_shufflevector(reinterpret_cast<Bytes16>(value), Bytes16{}, 0, 4, 8, 12, 16, 16, 16,
+                                                  16, 16, 16, 16, 16, 16, 16, 16, 16);
+    std::memcpy(p, &bytes, 4);
+    return;
+  }
+#endif
+  p[0] = static_cast<uint8_t>(value[0]);
+  p[1] = static_cast<uint8_t>(value[1]);
+  p[2] = static_cast<uint8_t>(value[2]);
+}
+
+TERVIT_SIMD_CLONES
+void resample_horizontal_rows(const cv::Mat& in, const AxisWeights& axis, cv::Mat& out, int row_begin, int row_end) {
+  const int half = 1 << (kPrecisionBits - 1);
+  for (int y = row_begin; y < row_end; ++y) {
+    const uint8_t* src = in.ptr<uint8_t>(y);
+    uint8_t* dst = out.ptr<uint8_t>(y);
+    for (int x = 0; x < out.cols; ++x) {
+      const int32_t* w = &axis.weights[static_cast<size_t>(x) * axis.taps];
+      const int first = axis.first[x];
+      const int last = axis.count[x] - 1;
+      const uint8_t* pixel = src + first * 3;
+      Int4 sum = {half, half, half, half};
+      for (int i = 0; i < last; ++i) sum += load_pixel(pixel + i * 3) * w[i];
+      // The row's last pixel has no byte after it inside the image.
+      const uint8_t* end = pixel + last * 3;
+      sum += (first + last + 1 < in.cols ? load_pixel(end) : Int4{end[0], end[1], end[2], 0}) * w[last];
+      store_pixel(clip8(sum), dst + x * 3, x + 1 < out.cols);
     }
-  });
+  }
+}
+
+// Row-at-a-time accumulation keeps the inner loops contiguous, so the compiler vectorises them.
+TERVIT_SIMD_CLONES
+void resample_vertical_rows(const cv::Mat& in, const AxisWeights& axis, cv::Mat& out, int row_begin, int row_end) {
+  const int row_values = in.cols * 3;
+  std::vector<int32_t> sums(row_values);
+  for (int y = row_begin; y < row_end; ++y) {
+    std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
+    const int32_t* w = &axis.weights[static_cast<size_t>(y) * axis.taps];
+    for (int i = 0; i < axis.count[y]; ++i) {
+      const uint8_t* src = in.ptr<uint8_t>(axis.first[y] + i);
+      const int32_t weight = w[i];
+      for (int v = 0; v < row_values; ++v) sums[v] += src[v] * weight;
+    }
+    uint8_t* dst = out.ptr<uint8_t>(y);
+    for (int v = 0; v < row_values; ++v) dst[v] = clip8(sums[v]);
+  }
+}
+
+cv::Mat resample_horizontal(const cv::Mat& in, const AxisWeights& axis) {
+  cv::Mat out(in.rows, static_cast<int>(axis.first.size()), CV_8UC3);
+  cv::parallel_for_(cv::Range(0, in.rows),
+                    [&](const cv::Range& rows) { resample_horizontal_rows(in, axis, out, rows.start, rows.end); });
   return out;
 }
 
-// Row-at-a-time accumulation keeps the inner loop contiguous (and vectorisable).
 cv::Mat resample_vertical(const cv::Mat& in, const AxisWeights& axis) {
-  const int out_height = static_cast<int>(axis.first.size());
-  const int row_values = in.cols * 3;
-  cv::Mat out(out_height, in.cols, CV_8UC3);
-  cv::parallel_for_(cv::Range(0, out_height), [&](const cv::Range& rows) {
-    std::vector<int32_t> sums(row_values);
-    for (int y = rows.start; y < rows.end; ++y) {
-      std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
-      const int32_t* w = &axis.weights[static_cast<size_t>(y) * axis.taps];
-      for (int i = 0; i < axis.count[y]; ++i) {
-        const uint8_t* src = in.ptr<uint8_t>(axis.first[y] + i);
-        const int32_t weight = w[i];
-        for (int v = 0; v < row_values; ++v) sums[v] += src[v] * weight;
-      }
-      uint8_t* dst = out.ptr<uint8_t>(y);
-      for (int v = 0; v < row_values; ++v) dst[v] = clip8(sums[v]);
-    }
-  });
+  cv::Mat out(static_cast<int>(axis.first.size()), in.cols, CV_8UC3);
+  cv::parallel_for_(cv::Range(0, out.rows),
+                    [&](const cv::Range& rows) { resample_vertical_rows(in, axis, out, rows.start, rows.end); });
   return out;
 }
 
