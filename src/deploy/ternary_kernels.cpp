@@ -10,6 +10,8 @@ namespace tervit::deploy {
 
 namespace {
 
+constexpr float kRoundingMagic = 12582912.0f;  // 1.5 · 2^23
+
 // Row r of w as trits, padded to padded_cols() with zeros.
 std::vector<int8_t> row_trits(const PackedTernaryMatrix& w, int64_t r) {
   std::vector<int8_t> trits(static_cast<size_t>(w.padded_cols()));
@@ -54,8 +56,10 @@ QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, in
       int8_t* values = q.values.data() + n * stride;
       int32_t sum = 0;
       for (int64_t k = 0; k < cols; ++k) {
-        // nearbyint rounds half to even, as torch.round does.
-        values[k] = static_cast<int8_t>(std::clamp(std::nearbyint(token[k] * to_int), -127.0f, 127.0f));
+        // Adding and subtracting 1.5 · 2^23 rounds to the nearest integer, half to even as torch.round
+        // does, without a libm call per element (|value| <= 127 here).
+        const float value = std::clamp(token[k] * to_int, -127.0f, 127.0f);
+        values[k] = static_cast<int8_t>((value + kRoundingMagic) - kRoundingMagic);
         sum += values[k];
       }
       q.scale[n] = 1.0f / to_int;
