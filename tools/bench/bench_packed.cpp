@@ -1,0 +1,201 @@
+// Packed ternary inference against LibTorch fp32 on the same CPU and threads.
+//   build/bench_packed gemm --models deit_small_patch16_224,swin_small_patch4_window7_224 --threads 1,2
+//     every distinct matrix product of the models at batch 1 (tokens x in x out): fp32 torch::linear,
+//     packed exact and packed int8, in ms per call
+//   build/bench_packed pack --model NAME --out FILE [--bits 2]
+//     a packed file of the model with random-init weights, every matrix ternary
+//   build/bench_packed model --mode fp|exact|int8 --model NAME [--packed FILE] --batch 1,32 --threads 1,2
+//     whole-model images/s, then the process's peak resident memory (VmHWM): run one mode per process
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "models/registry.h"
+#include "tervit/core/app.h"
+#include "tervit/core/error.h"
+#include "tervit/core/runtime.h"
+#include "tervit/deploy/packed_model.h"
+#include "tervit/deploy/ternary_kernels.h"
+#include "tervit/quant/quant_layers.h"
+
+namespace {
+
+using namespace tervit;
+using Shape = std::tuple<int64_t, int64_t, int64_t>;  // tokens, in, out
+
+// Seconds per call of `body`, run until `min_seconds` and `min_iterations` have passed, after a warm-up.
+template <typename Body>
+double seconds_per_call(Body body, double min_seconds, int min_iterations) {
+  body();
+  int iterations = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  while (iterations < min_iterations || elapsed < min_seconds) {
+    body();
+    ++iterations;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  return elapsed / iterations;
+}
+
+// Peak resident set of this process, from /proc/self/status, in MB (10^6 bytes).
+double peak_rss_megabytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      double kilobytes = 0;
+      status >> kilobytes;
+      return kilobytes * 1024 / 1e6;
+    }
+    status.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+
+// A matrix product stand-in that records the shapes it is called with, computing nothing useful.
+class ShapeRecorder : public quant::MatrixKernel {
+ public:
+  ShapeRecorder(int64_t in, int64_t out, std::map<Shape, int>& shapes) : in_(in), out_(out), shapes_(shapes) {}
+  torch::Tensor forward(const torch::Tensor& tokens) const override {
+    ++shapes_[{tokens.numel() / in_, in_, out_}];
+    auto shape = tokens.sizes().vec();
+    shape.back() = out_;
+    return torch::zeros(shape);
+  }
+
+ private:
+  int64_t in_, out_;
+  std::map<Shape, int>& shapes_;
+};
+
+// Every distinct (tokens, in, out) of the model's matrix products at batch 1, with how often it occurs.
+std::map<Shape, int> matrix_shapes(const std::string& name) {
+  std::map<Shape, int> shapes;
+  auto model = models::create_model(name);
+  model->eval();
+  for (const auto& [layer_name, layer] : quant::quantizable_layers(*model)) {
+    const auto& weight = layer->latent_weight();
+    layer->set_kernel(std::make_shared<ShapeRecorder>(weight.numel() / weight.size(0), weight.size(0), shapes));
+  }
+  torch::NoGradGuard no_grad;
+  model->forward(torch::zeros({1, model->in_chans(), model->img_size(), model->img_size()}));
+  return shapes;
+}
+
+deploy::PackedTernaryMatrix random_matrix(int64_t rows, int64_t cols) {
+  const auto trits = torch::randint(-1, 2, {rows, cols}, torch::kInt8);
+  auto matrix = deploy::pack_matrix(trits.data_ptr<int8_t>(), rows, cols);
+  matrix.alpha.assign(rows, 0.01f);
+  matrix.bias.assign(rows, 0.0f);
+  return matrix;
+}
+
+int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& threads, double min_seconds) {
+  std::printf("%-30s %6s %6s %6s %5s %8s | %10s %10s %10s | %7s %7s\n", "model", "tokens", "in", "out", "count", "threads",
+              "fp32 ms", "exact ms", "int8 ms", "exact x", "int8 x");
+  for (const auto& name : names) {
+    for (const auto& [shape, count] : matrix_shapes(name)) {
+      const auto [tokens, in, out] = shape;
+      const auto x = torch::randn({tokens, in});
+      const auto weight = torch::randn({out, in}) * 0.01;
+      const auto bias = torch::zeros({out});
+      const deploy::PackedTernaryLinear exact(random_matrix(out, in), deploy::PackedMode::kExact);
+      const deploy::PackedTernaryLinear int8(exact.matrix(), deploy::PackedMode::kInt8);
+      for (const int t : threads) {
+        set_threads(t);
+        torch::NoGradGuard no_grad;
+        const double fp = seconds_per_call([&] { torch::nn::functional::linear(x, weight, bias); }, min_seconds, 3);
+        const double ex = seconds_per_call([&] { exact.forward(x); }, min_seconds, 3);
+        const double i8 = seconds_per_call([&] { int8.forward(x); }, min_seconds, 3);
+        std::printf("%-30s %6ld %6ld %6ld %5d %8d | %10.3f %10.3f %10.3f | %7.2f %7.2f\n", name.c_str(), long(tokens), long(in),
+                    long(out), count, t, fp * 1e3, ex * 1e3, i8 * 1e3, fp / ex, fp / i8);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return kExitOk;
+}
+
+int bench_pack(const std::string& name, const std::string& out, const std::string& bits) {
+  const auto architecture = models::model_architecture(name);
+  auto model = models::create_model(architecture);
+  const auto spec = quant::QuantSpec().weight_quant(quant::WeightQuant::kTernary);
+  quant::apply_quant_spec(*model, spec);
+  deploy::PackOptions options;
+  options.bits = deploy::parse_packed_bits(bits);
+  const auto file = deploy::pack_model(*model, architecture, spec, options);
+  write_safetensors(out, file.tensors, file.metadata);
+  std::printf("%s: %s, %.3f MB\n", out.c_str(), name.c_str(), std::filesystem::file_size(out) / 1e6);
+  return kExitOk;
+}
+
+int bench_model(const std::string& mode, const std::string& name, const std::string& packed, const std::vector<int64_t>& batches,
+                const std::vector<int>& threads, double min_seconds) {
+  models::VisionModel model;
+  if (mode == "fp") {
+    model = models::create_model(name);
+    model->eval();
+  } else {
+    if (packed.empty()) throw Error("--mode " + mode + " needs --packed FILE (bench_packed pack writes one)");
+    model = deploy::load_packed_model(packed, deploy::parse_packed_mode(mode)).model;
+  }
+  int64_t model_bytes = 0;
+  for (const auto& parameter : model->parameters()) model_bytes += parameter.numel() * parameter.element_size();
+  for (const auto& [layer_name, layer] : quant::quantizable_layers(*model))
+    if (const auto* kernel = dynamic_cast<const deploy::PackedTernaryLinear*>(layer->kernel().get()))
+      model_bytes += static_cast<int64_t>(kernel->matrix().blocks.size() * sizeof(deploy::Block2Bit) + kernel->matrix().rows * 2 * sizeof(float));
+  std::printf("%-30s %-6s model tensors %.2f MB, peak RSS after loading %.1f MB\n", name.c_str(), mode.c_str(), model_bytes / 1e6,
+              peak_rss_megabytes());
+  std::printf("%-30s %-6s %6s %8s %12s %14s\n", "model", "mode", "batch", "threads", "images/s", "peak RSS MB");
+  for (const auto batch : batches) {
+    const auto images = torch::randn({batch, model->in_chans(), model->img_size(), model->img_size()});
+    for (const int t : threads) {
+      set_threads(t);
+      torch::NoGradGuard no_grad;
+      const double seconds = seconds_per_call([&] { model->forward(images); }, min_seconds, 2);
+      std::printf("%-30s %-6s %6ld %8d %12.2f %14.1f\n", name.c_str(), mode.c_str(), long(batch), t, batch / seconds,
+                  peak_rss_megabytes());
+      std::fflush(stdout);
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"bench_packed: packed ternary kernels and models against LibTorch fp32"};
+  app.require_subcommand(1);
+  std::vector<std::string> names{"deit_small_patch16_224", "swin_small_patch4_window7_224"};
+  std::string name = "deit_small_patch16_224", mode = "fp", packed, out, bits = "2";
+  std::vector<int64_t> batches{1, 32};
+  std::vector<int> threads{1, 2};
+  double min_seconds = 1.0;
+  auto* gemm = app.add_subcommand("gemm", "every matrix product shape of the models");
+  gemm->add_option("--models", names, "model names")->delimiter(',')->capture_default_str();
+  auto* pack = app.add_subcommand("pack", "write a random-init packed model");
+  pack->add_option("--out", out, "packed file")->required();
+  pack->add_option("--bits", bits, "2 or 1.6")->capture_default_str();
+  auto* whole = app.add_subcommand("model", "whole-model throughput and peak memory (one mode per process)");
+  whole->add_option("--mode", mode, "fp, exact or int8")->capture_default_str();
+  whole->add_option("--packed", packed, "packed file (modes exact and int8)");
+  whole->add_option("--batch", batches, "batch sizes")->delimiter(',')->capture_default_str();
+  for (auto* command : {pack, whole}) command->add_option("--model", name, "model name")->capture_default_str();
+  for (auto* command : {gemm, whole}) {
+    command->add_option("--threads", threads, "thread counts")->delimiter(',')->capture_default_str();
+    command->add_option("--seconds", min_seconds, "minimum measured time per case")->capture_default_str();
+  }
+  return run_app(app, argc, argv, [&] {
+    log_runtime("bench_packed", torch::kCPU);
+    spdlog::info("packed kernels: {}", deploy::cpu_has_avx2() ? "AVX2" : "reference (no AVX2)");
+    if (gemm->parsed()) return bench_gemm(names, threads, min_seconds);
+    if (pack->parsed()) return bench_pack(name, out, bits);
+    return bench_model(mode, name, packed, batches, threads, min_seconds);
+  });
+}
