@@ -169,6 +169,7 @@ TEST_CASE("Normalize equals torchvision's ToTensor + Normalize", "[loader]") {
                                       .div(torch::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1}));
   CHECK(fused.sizes() == torch::IntArrayRef{3, 9, 17});
   CHECK(torch::equal(fused, reference));
+  CHECK(torch::equal(to_normalized_chw(image, normalization, true), reference.flip(2)));
 }
 
 TEST_CASE("Random erasing: timm's area and modes", "[loader]") {
@@ -248,6 +249,16 @@ TEST_CASE("Train transform: flip mirrors the crop", "[loader]") {
   options.hflip = 1.0;
   const torch::Tensor flipped = TrainTransform(options)(image, rng);
   CHECK(torch::equal(kept.flip(2), flipped));
+
+  // Color jitter commutes with the flip, which is therefore applied while normalizing: still a mirror.
+  options.color_jitter = {0.4, 0.4, 0.4};
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    Rng a(seed), b(seed);
+    options.hflip = 0.0;
+    const torch::Tensor jittered = TrainTransform(options)(image, a);
+    options.hflip = 1.0;
+    CHECK(torch::equal(jittered.flip(2), TrainTransform(options)(image, b)));
+  }
 }
 
 TEST_CASE("Train transform: RandAugment replaces color jitter", "[loader]") {

@@ -1,7 +1,6 @@
 #include "tervit/data/image_decode.h"
 
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <optional>
 #include <opencv2/imgcodecs.hpp>
@@ -33,7 +32,7 @@ cv::Mat to_8bit(const cv::Mat& image, const std::string& name) {
       return out;
     }
     default:
-      throw Error(name + ": unsupported pixel depth (only 8- and 16-bit images are supported)");
+      throw ImageDecodeError(name + ": unsupported pixel depth (only 8- and 16-bit images are supported)");
   }
 }
 
@@ -57,20 +56,24 @@ cv::Mat to_rgb(const cv::Mat& image8, const std::string& name) {
       cv::cvtColor(image8, rgb, cv::COLOR_BGRA2RGB);
       break;
     default:
-      throw Error(name + ": unsupported number of channels (" + std::to_string(image8.channels()) + ")");
+      throw ImageDecodeError(name + ": unsupported number of channels (" + std::to_string(image8.channels()) + ")");
   }
   return rgb;
 }
 
 }  // namespace
 
-cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name) {
-  if (size == 0) throw Error(name + ": empty file, not an image");
+void check_encoded_image(const uint8_t* bytes, size_t size, const std::string& name) {
+  if (size == 0) throw ImageDecodeError(name + ": empty file, not an image");
   if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
-    throw Error(name + ": image file too large (over 2 GiB)");
+    throw ImageDecodeError(name + ": image file too large (over 2 GiB)");
   if (is_jpeg(bytes, size) && !jpeg_has_end_marker(bytes, size)) {
-    throw Error(name + ": truncated JPEG (no end-of-image marker)");
+    throw ImageDecodeError(name + ": truncated JPEG (no end-of-image marker)");
   }
+}
+
+cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name) {
+  check_encoded_image(bytes, size, name);
   // libjpeg-turbo writes RGB directly; OpenCV would decode to BGR and swap twice.
   if (const std::optional<cv::Size> jpeg = jpeg_rgb_size(bytes, size, name)) {
     return decode_jpeg_rgb(bytes, size, cv::Rect(cv::Point(0, 0), *jpeg), name);
@@ -82,17 +85,29 @@ cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name)
     const cv::Mat buffer(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(bytes));
     decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {
-    throw Error(name + ": cannot decode image: " + e.what());
+    throw ImageDecodeError(name + ": cannot decode image: " + e.what());
   }
-  if (decoded.empty()) throw Error(name + ": not a decodable image (corrupt, truncated or unsupported format)");
+  if (decoded.empty()) {
+    throw ImageDecodeError(name + ": not a decodable image (corrupt, truncated or unsupported format)");
+  }
   return to_rgb(to_8bit(decoded, name), name);
 }
 
-cv::Mat read_image(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
+std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
+  std::ifstream file(path, std::ios::binary | std::ios::ate);
   if (!file) throw Error(path.string() + ": cannot open image file");
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (file.bad()) throw Error(path.string() + ": cannot read image file");
+  const std::streamoff size = file.tellg();  // -1 for a folder
+  if (size < 0) throw Error(path.string() + ": cannot read image file");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  file.seekg(0);
+  if (!file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
+    throw Error(path.string() + ": cannot read image file");
+  }
+  return bytes;
+}
+
+cv::Mat read_image(const std::filesystem::path& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
   return decode_image(bytes.data(), bytes.size(), path.string());
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "tervit/core/error.h"
+#include "tervit/data/image_decode.h"
 
 namespace tervit::data {
 namespace {
@@ -80,7 +81,7 @@ bool is_jpeg(const uint8_t* bytes, size_t size) {
 std::optional<cv::Size> jpeg_rgb_size(const uint8_t* bytes, size_t size, const std::string& name) {
   if (!is_jpeg(bytes, size)) return std::nullopt;
   Decompressor decompressor;
-  if (setjmp(decompressor.errors.jump)) throw Error(name + ": corrupt JPEG header: " + decompressor.errors.message);
+  if (setjmp(decompressor.errors.jump)) throw ImageDecodeError(name + ": corrupt JPEG header: " + decompressor.errors.message);
   decompressor.open(bytes, size);
   if (!converts_to_rgb(decompressor.cinfo)) return std::nullopt;
   return cv::Size(static_cast<int>(decompressor.cinfo.image_width), static_cast<int>(decompressor.cinfo.image_height));
@@ -89,7 +90,7 @@ std::optional<cv::Size> jpeg_rgb_size(const uint8_t* bytes, size_t size, const s
 cv::Mat decode_jpeg_rgb(const uint8_t* bytes, size_t size, const cv::Rect& region, const std::string& name) {
   Decompressor decompressor;
   cv::Mat rows;  // created before setjmp, so a jump leaves it to its destructor
-  if (setjmp(decompressor.errors.jump)) throw Error(name + ": cannot decode JPEG: " + decompressor.errors.message);
+  if (setjmp(decompressor.errors.jump)) throw ImageDecodeError(name + ": cannot decode JPEG: " + decompressor.errors.message);
   decompressor.open(bytes, size);
   jpeg_decompress_struct& cinfo = decompressor.cinfo;
   if (!converts_to_rgb(cinfo)) throw Error(name + ": JPEG colour space not decodable to RGB by libjpeg");
@@ -112,7 +113,7 @@ cv::Mat decode_jpeg_rgb(const uint8_t* bytes, size_t size, const cv::Rect& regio
   for (int y = 0; y < region.height;) {
     JSAMPROW row = rows.ptr<uint8_t>(y);
     const JDIMENSION read = jpeg_read_scanlines(&cinfo, &row, 1);
-    if (read == 0) throw Error(name + ": JPEG ended before its last row");
+    if (read == 0) throw ImageDecodeError(name + ": JPEG ended before its last row");
     y += static_cast<int>(read);
   }
   // The rows below the region are never decoded: the destructor aborts the decompression.

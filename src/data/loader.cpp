@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <utility>
 
 #include "tervit/core/error.h"
@@ -125,9 +126,8 @@ Batch DataLoader::build_batch(int64_t batch_index) const {
   std::vector<torch::Tensor> images;
   std::vector<int64_t> labels;
   for (int64_t slot = 0; slot < end - begin && !stopping_; ++slot) {
-    auto [image, label] = load_sample(batch_index, slot, order_[static_cast<size_t>(begin + slot)]);
-    Rng rng(mix_seed({seed, epoch, rank, static_cast<uint64_t>(batch_index), static_cast<uint64_t>(slot)}));
-    images.push_back(transform_(image, rng));
+    auto [chw, label] = load_sample(batch_index, slot, order_[static_cast<size_t>(begin + slot)]);
+    images.push_back(std::move(chw));
     labels.push_back(label);
   }
   if (stopping_) return {};
@@ -143,10 +143,13 @@ Batch DataLoader::build_batch(int64_t batch_index) const {
   return batch;
 }
 
-std::pair<cv::Mat, int64_t> DataLoader::load_sample(int64_t batch_index, int64_t slot, int64_t position) const {
+std::pair<torch::Tensor, int64_t> DataLoader::load_sample(int64_t batch_index, int64_t slot, int64_t position) const {
+  const uint64_t seed = options_.sampler.seed;
+  const auto epoch = static_cast<uint64_t>(epoch_);
+  const auto rank = static_cast<uint64_t>(options_.sampler.rank);
   // Replacements come from their own seeded stream, so they are the same on every run and thread.
-  Rng replacements(mix_seed({options_.sampler.seed, static_cast<uint64_t>(epoch_), static_cast<uint64_t>(options_.sampler.rank),
-                             static_cast<uint64_t>(batch_index), static_cast<uint64_t>(slot), kReplacementStream}));
+  Rng replacements(
+      mix_seed({seed, epoch, rank, static_cast<uint64_t>(batch_index), static_cast<uint64_t>(slot), kReplacementStream}));
   std::string last_error;
   for (int attempt = 0; attempt < options_.max_replacements; ++attempt) {
     const Sample& sample = samples_[static_cast<size_t>(position)];
@@ -154,12 +157,22 @@ std::pair<cv::Mat, int64_t> DataLoader::load_sample(int64_t batch_index, int64_t
     if (is_known_bad(path)) {
       last_error = path + ": known bad file";
     } else {
+      std::optional<EncodedImage> image;
       try {
-        return {read_image(sample.path), sample.label};
+        image.emplace(EncodedImage::read(sample.path));
       } catch (const Error& e) {
         last_error = e.what();
-        if (note_bad_file(path)) spdlog::warn("skipping bad image file (replaced by another sample): {}", last_error);
       }
+      if (image) {
+        // The slot's augmentation stream, whichever file fills it.
+        Rng rng(mix_seed({seed, epoch, rank, static_cast<uint64_t>(batch_index), static_cast<uint64_t>(slot)}));
+        try {
+          return {transform_(*image, rng), sample.label};
+        } catch (const ImageDecodeError& e) {  // corrupt data found only while decoding; other errors propagate
+          last_error = e.what();
+        }
+      }
+      if (note_bad_file(path)) spdlog::warn("skipping bad image file (replaced by another sample): {}", last_error);
     }
     position = uniform_int(replacements, 0, static_cast<int64_t>(samples_.size()) - 1);
   }

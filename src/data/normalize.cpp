@@ -6,7 +6,7 @@
 
 namespace tervit::data {
 
-torch::Tensor to_normalized_chw(const cv::Mat& rgb8, const Normalization& normalization) {
+torch::Tensor to_normalized_chw(const cv::Mat& rgb8, const Normalization& normalization, bool mirror) {
   if (rgb8.type() != CV_8UC3) throw Error("normalize: expects an 8-bit 3-channel image");
   float table[3][256];
   for (int c = 0; c < 3; ++c) {
@@ -16,10 +16,11 @@ torch::Tensor to_normalized_chw(const cv::Mat& rgb8, const Normalization& normal
   torch::Tensor chw = torch::empty({3, rgb8.rows, rgb8.cols}, torch::kFloat);
   float* planes[3];
   for (int c = 0; c < 3; ++c) planes[c] = chw[c].data_ptr<float>();
+  const int step = mirror ? -3 : 3;
   for (int y = 0; y < rgb8.rows; ++y) {
-    const uint8_t* in = rgb8.ptr<uint8_t>(y);
+    const uint8_t* in = rgb8.ptr<uint8_t>(y) + (mirror ? (rgb8.cols - 1) * 3 : 0);
     const int64_t offset = static_cast<int64_t>(y) * rgb8.cols;
-    for (int x = 0; x < rgb8.cols; ++x, in += 3) {
+    for (int x = 0; x < rgb8.cols; ++x, in += step) {
       for (int c = 0; c < 3; ++c) planes[c][offset + x] = table[c][in[c]];
     }
   }

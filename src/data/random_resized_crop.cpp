@@ -62,4 +62,9 @@ cv::Mat random_resized_crop(const cv::Mat& rgb8, const RandomResizedCropOptions&
   return resized_crop(rgb8, random_resized_crop_box(rgb8.cols, rgb8.rows, options, rng), options);
 }
 
+cv::Mat random_resized_crop(const EncodedImage& image, const RandomResizedCropOptions& options, Rng& rng) {
+  const cv::Rect box = random_resized_crop_box(image.size().width, image.size().height, options, rng);
+  return resized_crop(image.decode(box), cv::Rect(cv::Point(0, 0), box.size()), options);
+}
+
 }  // namespace tervit::data

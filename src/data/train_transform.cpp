@@ -13,14 +13,26 @@ TrainTransform::TrainTransform(TrainTransformOptions options) : options_(std::mo
 
 torch::Tensor TrainTransform::operator()(const cv::Mat& rgb8, Rng& rng) const {
   if (rgb8.type() != CV_8UC3 || rgb8.empty()) throw Error("train transform: expects a non-empty 8-bit RGB image");
-  cv::Mat image = random_resized_crop(rgb8, options_.crop, rng);  // a new image: rgb8 stays untouched
-  if (bernoulli(rng, options_.hflip)) cv::flip(image, image, 1);
+  return augment(random_resized_crop(rgb8, options_.crop, rng), rng);  // a new image: rgb8 stays untouched
+}
+
+torch::Tensor TrainTransform::operator()(const EncodedImage& image, Rng& rng) const {
+  return augment(random_resized_crop(image, options_.crop, rng), rng);
+}
+
+torch::Tensor TrainTransform::augment(cv::Mat crop, Rng& rng) const {
+  const bool flip = bernoulli(rng, options_.hflip);
+  torch::Tensor chw;
   if (rand_augment_) {
-    (*rand_augment_)(image, rng);
+    if (flip) cv::flip(crop, crop, 1);  // before RandAugment's geometric ops, which do not commute with it
+    (*rand_augment_)(crop, rng);
+    chw = to_normalized_chw(crop, options_.normalization);
   } else {
-    color_jitter(image, options_.color_jitter, rng);
+    // Color jitter changes each pixel by the same rule (contrast through the image mean), so flipping
+    // afterwards, while normalizing, gives the same values without a pass of its own.
+    color_jitter(crop, options_.color_jitter, rng);
+    chw = to_normalized_chw(crop, options_.normalization, flip);
   }
-  torch::Tensor chw = to_normalized_chw(image, options_.normalization);
   random_erasing(chw, options_.erasing, rng);
   return chw;
 }

@@ -15,12 +15,13 @@ namespace tervit::data {
 bool is_jpeg(const uint8_t* bytes, size_t size);
 
 // The image size from the JPEG header alone, or nullopt for data this decoder leaves to OpenCV: not a
-// JPEG, or a colour space other than YCbCr, RGB and grayscale (CMYK, YCCK). Throws tervit::Error naming
-// `name` for a JPEG whose header is corrupt.
+// JPEG, or a colour space other than YCbCr, RGB and grayscale (CMYK, YCCK). Throws ImageDecodeError
+// naming `name` for a JPEG whose header is corrupt.
 std::optional<cv::Size> jpeg_rgb_size(const uint8_t* bytes, size_t size, const std::string& name);
 
 // Decodes `region` of a JPEG accepted by jpeg_rgb_size into CV_8UC3 RGB, equal to the same region of the
-// full image. Throws tervit::Error naming `name` for corrupt data or a region outside the image.
+// full image. Throws ImageDecodeError naming `name` for corrupt data, tervit::Error for a region outside
+// the image.
 cv::Mat decode_jpeg_rgb(const uint8_t* bytes, size_t size, const cv::Rect& region, const std::string& name);
 
 }  // namespace tervit::data

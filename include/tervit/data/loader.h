@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "tervit/data/encoded_image.h"
 #include "tervit/data/image_folder.h"
 #include "tervit/data/mixup.h"
 #include "tervit/data/random.h"
@@ -28,8 +29,10 @@
 
 namespace tervit::data {
 
-// Decoded 8-bit RGB image -> float [C, H, W], the same shape for every sample (e.g. a TrainTransform).
-using SampleTransform = std::function<torch::Tensor(const cv::Mat& rgb8, Rng& rng)>;
+// An image file as read, decoded by the transform (see EncodedImage) -> float [C, H, W], the same shape for
+// every sample. A TrainTransform decodes only its crop; a callable taking `const cv::Mat& rgb8` fits too
+// and gets the whole decoded image.
+using SampleTransform = std::function<torch::Tensor(const EncodedImage& image, Rng& rng)>;
 
 struct LoaderOptions {
   int64_t batch_size = 64;
@@ -78,8 +81,9 @@ class DataLoader {
   };
 
   Batch build_batch(int64_t batch_index) const;
-  // The decoded image and label for one slot of a batch, replacing bad files.
-  std::pair<cv::Mat, int64_t> load_sample(int64_t batch_index, int64_t slot, int64_t position) const;
+  // The transformed image and label for one slot of a batch, replacing bad files (also those found bad
+  // only while the transform decodes them).
+  std::pair<torch::Tensor, int64_t> load_sample(int64_t batch_index, int64_t slot, int64_t position) const;
   // True when the file was not known bad yet (so it gets logged once).
   bool note_bad_file(const std::string& path) const;
   bool is_known_bad(const std::string& path) const;

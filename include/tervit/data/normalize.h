@@ -14,7 +14,8 @@ struct Normalization {
   std::array<float, 3> std{0.229f, 0.224f, 0.225f};
 };
 
+// With mirror, the image is read right to left: a horizontal flip in the same pass.
 // Throws tervit::Error for an image that is not CV_8UC3 or a zero std.
-torch::Tensor to_normalized_chw(const cv::Mat& rgb8, const Normalization& normalization);
+torch::Tensor to_normalized_chw(const cv::Mat& rgb8, const Normalization& normalization, bool mirror = false);
 
 }  // namespace tervit::data

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tervit/data/color_jitter.h"
+#include "tervit/data/encoded_image.h"
 #include "tervit/data/normalize.h"
 #include "tervit/data/random.h"
 #include "tervit/data/random_erasing.h"
@@ -36,10 +37,15 @@ class TrainTransform {
 
   // float32 [3, size, size]. rgb8 is not modified.
   torch::Tensor operator()(const cv::Mat& rgb8, Rng& rng) const;
+  // The same tensor from an image not decoded yet, of which only the crop is decoded (the loader's way).
+  torch::Tensor operator()(const EncodedImage& image, Rng& rng) const;
 
   const TrainTransformOptions& options() const { return options_; }
 
  private:
+  // Everything after RandomResizedCrop.
+  torch::Tensor augment(cv::Mat crop, Rng& rng) const;
+
   TrainTransformOptions options_;
   std::optional<RandAugment> rand_augment_;
 };
