@@ -20,6 +20,8 @@ TEST_CASE("Learning rate: linear warmup, then cosine to min_lr", "[engine]") {
   CHECK(learning_rate(o, 110) == Approx(1e-5));
   CHECK(learning_rate(o, 500) == Approx(1e-5));
   CHECK(scaled_lr(5e-4, 1024) == Approx(1e-3));
+  CHECK(scaled_lr(5e-4, 128, 256) == Approx(2.5e-4));
+  CHECK(scaled_lr(5e-4, 128, 0) == Approx(5e-4));
 }
 
 TEST_CASE("AdamW groups exempt norms, biases, tokens and position tables from weight decay", "[engine]") {

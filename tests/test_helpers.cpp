@@ -6,6 +6,7 @@
 #include <random>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace tervit::testing {
 
@@ -51,6 +52,33 @@ Run run(const TempDir& dir, const std::string& program, const std::string& args)
   const auto command = std::string(TERVIT_BINARY_DIR) + "/" + program + " " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
+}
+
+namespace {
+int decode_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status); }
+}  // namespace
+
+int spawn(const TempDir& dir, const std::string& program, const std::string& args) {
+  const auto command = "exec " + std::string(TERVIT_BINARY_DIR) + "/" + program + " " + args + " >>" +
+                       (dir / "stdout.txt").string() + " 2>>" + (dir / "stderr.txt").string();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_for(int pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return decode_status(status);
+}
+
+std::optional<int> exit_code_if_done(int pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, WNOHANG) == 0) return std::nullopt;
+  return decode_status(status);
 }
 
 }  // namespace tervit::testing

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,14 @@ struct Run {
 };
 // Runs `program` with `args` (shell-quoted where needed); output goes through files in `dir`.
 Run run(const TempDir& dir, const std::string& program, const std::string& args);
+
+// A tervit executable started in the background (stdout and stderr to files in `dir`), for tests that
+// signal or kill it while it runs.
+int spawn(const TempDir& dir, const std::string& program, const std::string& args);
+// Waits for a spawned process; its exit code, or -signal when a signal ended it.
+int wait_for(int pid);
+// The exit code when the process has ended, nullopt while it runs.
+std::optional<int> exit_code_if_done(int pid);
 
 // ||actual - expected|| / ||expected||, the golden tests' error measure.
 inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {

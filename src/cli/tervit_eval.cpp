@@ -1,4 +1,5 @@
-// tervit-eval: predictions of a model on images (one JSON line per image on stdout, logs on stderr).
+// tervit-eval: predictions of a model on images (one JSON line per image on stdout), or its accuracy on
+// a data set (one JSON object); logs on stderr. The model: float weights, or a training checkpoint.
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -9,6 +10,9 @@
 #include "tervit/core/safetensors.h"
 #include "tervit/data/eval_transform.h"
 #include "tervit/data/image_decode.h"
+#include "tervit/data/image_folder.h"
+#include "tervit/engine/checkpoint_model.h"
+#include "tervit/engine/evaluate.h"
 #include "tervit/engine/predict.h"
 #include "tervit/quant/model_size.h"
 #include "tervit/quant/quant_spec.h"
@@ -19,49 +23,77 @@ struct EvalOptions {
   std::string model;
   std::string architecture;  // YAML map of architecture fields overriding the named model's
   std::string weights;
+  std::string checkpoint;
   std::vector<std::string> images;
-  double crop_pct = 0;  // 0: the family's timm default
+  std::string data;
+  double crop_pct = 0;  // 0: the run config's, else the family's timm default
   std::string interpolation = "bicubic";
   int64_t topk = 5;
   std::string class_names;
   int64_t batch_size = 32;
+  int workers = 2;
   std::vector<float> mean{0.485f, 0.456f, 0.406f};
   std::vector<float> std{0.229f, 0.224f, 0.225f};
   tervit::quant::QuantSpec quant;  // post-training quantization of the loaded float weights
 };
 
-int run(const EvalOptions& options, const tervit::RuntimeOptions& runtime) {
+struct LoadedModel {
+  tervit::models::ModelArchitecture architecture;
+  tervit::models::VisionModel model;
+  tervit::quant::QuantSpec quant;
+  YAML::Node run_config;  // a checkpoint's run config; null for plain weights
+};
+
+LoadedModel load_model(const EvalOptions& options, bool quant_given) {
   using namespace tervit;
-  const auto device = start_runtime("tervit-eval", runtime);
+  if (!options.checkpoint.empty()) {
+    auto loaded = engine::load_checkpoint_model(options.checkpoint);
+    // A checkpoint's own quantizer (and learned scales) apply unless the command line asks for another.
+    if (quant_given) quant::apply_quant_spec(*loaded.model, options.quant);
+    return {loaded.architecture, loaded.model, quant_given ? options.quant : loaded.quant, loaded.config};
+  }
   const auto weights = read_safetensors(options.weights);
-  auto architecture = options.model.empty()
-                          ? models::architecture_from_metadata(weights.metadata)
-                          : models::model_architecture(options.model, YAML::Load(options.architecture));
+  auto architecture = options.model.empty() ? models::architecture_from_metadata(weights.metadata)
+                                            : models::model_architecture(options.model, YAML::Load(options.architecture));
   if (!architecture) throw Error(options.weights + ": no architecture in its metadata; name one with --model");
   auto model = models::create_model(*architecture);
   models::load_weights(*model, weights, options.weights);
-  model->to(device);
   quant::apply_quant_spec(*model, options.quant);
-  spdlog::info("weights {}: {}", quant::describe(options.quant), quant::model_size(*model).summary());
+  return {*architecture, model, options.quant, YAML::Node()};
+}
+
+// Command-line values win; then a checkpoint's run config (data section); then timm's defaults.
+tervit::data::EvalTransformOptions eval_transform_options(const EvalOptions& options, const CLI::App& app,
+                                                          const LoadedModel& loaded) {
+  using namespace tervit;
+  data::EvalTransformOptions transform;
+  transform.img_size = static_cast<int>(loaded.model->img_size());
+  const auto run_data = loaded.run_config ? loaded.run_config["data"] : YAML::Node();
+  const auto from_run = [&](const char* option, const char* key) { return app.count(option) == 0 && run_data && run_data[key]; };
+  transform.crop_pct = options.crop_pct > 0           ? options.crop_pct
+                       : from_run("--crop-pct", "crop_pct") ? run_data["crop_pct"].as<double>()
+                                                         : models::default_crop_pct(loaded.architecture);
+  transform.interpolation = data::parse_interpolation(
+      from_run("--interpolation", "interpolation") ? run_data["interpolation"].as<std::string>() : options.interpolation);
+  const auto mean = from_run("--mean", "mean") ? run_data["mean"].as<std::vector<float>>() : options.mean;
+  const auto std = from_run("--std", "std") ? run_data["std"].as<std::vector<float>>() : options.std;
+  std::copy(mean.begin(), mean.end(), transform.mean.begin());
+  std::copy(std.begin(), std.end(), transform.std.begin());
+  return transform;
+}
+
+int classify_images(tervit::models::VisionModelImpl& model, const EvalOptions& options,
+                    const tervit::data::EvalTransformOptions& transform) {
+  using namespace tervit;
   const auto class_names = options.class_names.empty()
                                ? std::vector<std::string>{}
-                               : engine::read_class_names(options.class_names, model->num_classes());
-
-  data::EvalTransformOptions transform;
-  transform.img_size = static_cast<int>(model->img_size());
-  transform.crop_pct = options.crop_pct > 0 ? options.crop_pct : models::default_crop_pct(*architecture);
-  transform.interpolation = data::parse_interpolation(options.interpolation);
-  std::copy(options.mean.begin(), options.mean.end(), transform.mean.begin());
-  std::copy(options.std.begin(), options.std.end(), transform.std.begin());
-  spdlog::info("{} images, img_size {}, crop_pct {}, {}", options.images.size(), transform.img_size,
-               transform.crop_pct, options.interpolation);
-
+                               : engine::read_class_names(options.class_names, model.num_classes());
   size_t failed = 0;
   std::vector<std::string> batch_names;
   std::vector<torch::Tensor> batch;
   const auto flush = [&] {
     if (batch.empty()) return;
-    const auto predictions = engine::predict(*model, torch::stack(batch), options.topk);
+    const auto predictions = engine::predict(model, torch::stack(batch), options.topk);
     for (size_t i = 0; i < predictions.size(); ++i)
       std::cout << engine::prediction_json(batch_names[i], predictions[i], class_names).dump() << "\n";
     std::cout.flush();
@@ -81,9 +113,50 @@ int run(const EvalOptions& options, const tervit::RuntimeOptions& runtime) {
   flush();
   if (failed > 0) {
     spdlog::error("{} of {} images could not be read", failed, options.images.size());
+    return tervit::kExitPartial;
+  }
+  return tervit::kExitOk;
+}
+
+// Top-1, top-5, loss and throughput over an ImageFolder, as one JSON object on stdout.
+int evaluate_data_set(tervit::models::VisionModelImpl& model, const EvalOptions& options,
+                      const tervit::data::EvalTransformOptions& transform, const torch::Device& device,
+                      const std::string& size_summary, double size_mb) {
+  using namespace tervit;
+  if (!std::filesystem::is_directory(options.data))
+    throw Error("--data " + options.data + (std::filesystem::exists(options.data) ? " is not a folder" : " does not exist"));
+  const auto dataset = data::load_image_folder(options.data);
+  if (static_cast<int64_t>(dataset.classes.size()) != model.num_classes())
+    throw Error("--data " + options.data + " has " + std::to_string(dataset.classes.size()) +
+                " classes but the model has " + std::to_string(model.num_classes()));
+  auto loader = engine::make_eval_loader(dataset.samples, transform, options.batch_size, options.workers);
+  const auto result = engine::evaluate(model, *loader, device);
+  spdlog::info("{}: top-1 {:.2f}% top-5 {:.2f}% loss {:.4f} over {} images ({:.0f} img/s); {}", options.data, result.top1,
+               result.top5, result.loss, result.images, result.images_per_second, size_summary);
+  nlohmann::ordered_json json{{"data", options.data},   {"images", result.images},
+                              {"top1", result.top1},    {"top5", result.top5},
+                              {"loss", result.loss},    {"img_per_s", result.images_per_second},
+                              {"model_size_mb", size_mb}};
+  std::cout << json.dump() << std::endl;
+  if (loader->bad_file_count() > 0) {
+    spdlog::error("{} unreadable images were replaced by others; the figures are approximate", loader->bad_file_count());
     return kExitPartial;
   }
   return kExitOk;
+}
+
+int run(const EvalOptions& options, const CLI::App& app, const tervit::RuntimeOptions& runtime) {
+  using namespace tervit;
+  const auto device = start_runtime("tervit-eval", runtime);
+  auto loaded = load_model(options, app.count("--weight-quant") > 0);
+  loaded.model->to(device);
+  const auto size = quant::model_size(*loaded.model);
+  spdlog::info("weights {}: {}", quant::describe(loaded.quant), size.summary());
+  const auto transform = eval_transform_options(options, app, loaded);
+  spdlog::info("img_size {}, crop_pct {}, mean {}/{}/{}", transform.img_size, transform.crop_pct, transform.mean[0],
+               transform.mean[1], transform.mean[2]);
+  if (!options.data.empty()) return evaluate_data_set(*loaded.model, options, transform, device, size.summary(), size.paper_megabytes());
+  return classify_images(*loaded.model, options, transform);
 }
 
 }  // namespace
@@ -94,8 +167,13 @@ int main(int argc, char** argv) {
   tervit::RuntimeOptions runtime;
   app.add_option("--model", options.model, "model name (e.g. deit_small_patch16_224); default: the weights' metadata");
   app.add_option("--arch", options.architecture, "architecture fields over --model's, e.g. '{img_size: 112, num_classes: 10}'");
-  app.add_option("--weights", options.weights, "weights in safetensors format, timm parameter names")->required()->check(CLI::ExistingFile);
-  app.add_option("--images", options.images, "images to classify")->required();
+  auto* weights = app.add_option("--weights", options.weights, "weights in safetensors format, timm parameter names")->check(CLI::ExistingFile);
+  auto* checkpoint = app.add_option("--checkpoint", options.checkpoint, "a tervit-train checkpoint folder (runs/NAME/checkpoints/best-ternary)")
+                         ->check(CLI::ExistingDirectory);
+  weights->excludes(checkpoint);
+  app.add_option("--images", options.images, "images to classify (one JSON line each)");
+  app.add_option("--data", options.data, "an ImageFolder (e.g. a val split) to measure top-1/top-5/loss on");
+  app.add_option("--workers", options.workers, "decoding threads for --data")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--crop-pct", options.crop_pct, "resize to img_size / crop_pct, then center crop (default: 0.875 DeiT, 0.9 Swin)");
   app.add_option("--interpolation", options.interpolation, "bicubic, bilinear or nearest")->capture_default_str();
   app.add_option("--topk", options.topk, "classes per image")->capture_default_str()->check(CLI::PositiveNumber);
@@ -105,5 +183,9 @@ int main(int argc, char** argv) {
   app.add_option("--std", options.std, "normalisation std per channel")->expected(3)->capture_default_str();
   tervit::quant::add_quant_options(app, options.quant);
   tervit::add_runtime_options(app, runtime);
-  return tervit::run_app(app, argc, argv, [&] { return run(options, runtime); });
+  return tervit::run_app(app, argc, argv, [&] {
+    if (options.weights.empty() == options.checkpoint.empty()) throw tervit::Error("give --weights FILE or --checkpoint DIR");
+    if (options.images.empty() == options.data.empty()) throw tervit::Error("give --images FILE... or --data FOLDER");
+    return run(options, app, runtime);
+  });
 }

@@ -1,23 +1,22 @@
-// tervit-train: trains a model by a config's stages. Until the trainer lands it validates the
-// config, builds the model and writes the resolved config, so configs can be checked today.
+// tervit-train: trains a model through a config's stages (TerViT: 8-bit, then ternary).
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-
-#include "models/registry.h"
 #include "tervit/core/app.h"
 #include "tervit/core/config.h"
 #include "tervit/core/error.h"
+#include "tervit/engine/trainer.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"tervit-train: progressive (8-bit, then ternary) training of DeiT and Swin"};
   std::string config_path;
   std::vector<std::string> overrides;
   std::string output;
+  std::string resume;
   tervit::RuntimeOptions runtime;
   app.add_option("--config", config_path, "YAML run config (configs/*.yaml)")->required();
   app.add_option("--set", overrides, "override a config key: --set data.batch_size=128 (repeatable)");
-  app.add_option("--output", output, "run folder: receives the resolved config");
+  app.add_option("--output", output, "run folder (default: runs/<config name>; with --resume DIR: the run DIR belongs to)");
+  app.add_option("--resume", resume, "'auto' (the run folder's newest complete checkpoint, if any) or a checkpoint folder");
   tervit::add_runtime_options(app, runtime);
 
   return tervit::run_app(app, argc, argv, [&] {
@@ -26,22 +25,17 @@ int main(int argc, char** argv) {
     if (app.count("--threads") == 0) runtime.threads = config.get<int>("runtime.threads");
     if (app.count("--device") == 0) runtime.device = config.get<std::string>("runtime.device");
     if (app.count("--log-level") == 0) runtime.log_level = config.get<std::string>("runtime.log_level");
-    tervit::start_runtime("tervit-train", runtime);
 
-    const auto model = tervit::models::create_model(tervit::models::model_architecture(
-        config.get<std::string>("model.name"), config.node("model.architecture")));
-    int64_t parameters = 0;
-    for (const auto& p : model->parameters()) parameters += p.numel();
-    spdlog::info("config {} is valid: model {} ({} parameters), {} stage(s)", config_path,
-                 config.get<std::string>("model.name"), parameters, config.node("stages").size());
-    if (!output.empty()) {
-      std::filesystem::create_directories(output);
-      const auto resolved = std::filesystem::path(output) / "config.yaml";
-      std::ofstream file(resolved);
-      if (!(file << config.dump()) || !file.flush()) throw tervit::Error(resolved.string() + ": cannot write the resolved config");
-      spdlog::info("resolved config written to {}", resolved.string());
-    }
-    spdlog::warn("the trainer is not implemented yet: this build only validates configs");
-    return tervit::kExitOk;
+    tervit::engine::TrainerOptions options;
+    options.resume = resume;
+    if (!output.empty()) options.run_dir = output;
+    else if (!resume.empty() && resume != "auto") options.run_dir = std::filesystem::path(resume).parent_path().parent_path();
+    else options.run_dir = std::filesystem::path("runs") / std::filesystem::path(config_path).stem();
+    if (std::filesystem::exists(options.run_dir) && !std::filesystem::is_directory(options.run_dir))
+      throw tervit::Error("--output " + options.run_dir.string() + " is a file, not a folder");
+    options.device = tervit::start_runtime("tervit-train", runtime);
+    spdlog::info("run folder {}", options.run_dir.string());
+    tervit::engine::Trainer trainer(std::move(config), options);
+    return trainer.run();
   });
 }

@@ -141,15 +141,47 @@ const std::vector<KeySpec>& config_schema() {
       {"data.train_split", ValueType::kString, "train"},
       {"data.val_split", ValueType::kString, "val"},
       {"data.batch_size", ValueType::kInt, "64", 1},
+      {"data.eval_batch_size", ValueType::kInt, "0", 0},  // 0: twice batch_size
       {"data.workers", ValueType::kInt, "2", 0},
+      {"data.repeated_aug", ValueType::kInt, "1", 1},  // DeiT's repeated augmentation (3 in DeiT)
       {"data.crop_pct", ValueType::kFloat, "0.875", 1e-3, 1.0},
       {"data.interpolation", ValueType::kString, "bicubic"},
       {"data.mean", ValueType::kFloatList, "[0.485, 0.456, 0.406]"},
       {"data.std", ValueType::kFloatList, "[0.229, 0.224, 0.225]"},
+      // timm's training transform and Mixup/CutMix, DeiT's defaults.
+      {"augment.scale", ValueType::kFloatList, "[0.08, 1.0]"},
+      {"augment.ratio", ValueType::kFloatList, "[0.75, 1.3333333333333333]"},
+      {"augment.hflip", ValueType::kFloat, "0.5", 0, 1},
+      {"augment.auto_augment", ValueType::kString, "rand-m9-mstd0.5-inc1"},
+      {"augment.color_jitter", ValueType::kFloat, "0.4", 0},
+      {"augment.reprob", ValueType::kFloat, "0.25", 0, 1},
+      {"augment.mixup", ValueType::kFloat, "0.8", 0},
+      {"augment.cutmix", ValueType::kFloat, "1.0", 0},
+      {"augment.mixup_prob", ValueType::kFloat, "1.0", 0, 1},
+      {"augment.mixup_switch_prob", ValueType::kFloat, "0.5", 0, 1},
+      {"augment.smoothing", ValueType::kFloat, "0.1", 0, 0.999},
+      {"optimizer.eps", ValueType::kFloat, "1e-8", 0},
+      {"optimizer.betas", ValueType::kFloatList, "[0.9, 0.999]"},
+      {"optimizer.clip_grad", ValueType::kFloat, "0", 0},      // max gradient norm; 0: no clipping
+      {"optimizer.accum_steps", ValueType::kInt, "1", 1},      // batches per optimizer step
+      {"optimizer.lr_base_batch", ValueType::kInt, "512", 0},  // lr x global batch / this; 0: lr as given
+      {"optimizer.ema_decay", ValueType::kFloat, "0", 0, 1},   // EMA of weights; 0: off
+      {"optimizer.max_nonfinite_skips", ValueType::kInt, "0", 0},  // NaN/Inf steps skipped before stopping
+      {"distill.type", ValueType::kString, "none"},
+      {"distill.teacher_model", ValueType::kString, "''"},
+      {"distill.teacher_architecture", ValueType::kMap, "{}"},
+      {"distill.teacher_weights", ValueType::kString, "''"},
+      {"distill.alpha", ValueType::kFloat, "0.5", 0, 1},
+      {"distill.tau", ValueType::kFloat, "1.0", 1e-6},
+      {"checkpoint.every_steps", ValueType::kInt, "0", 0},  // also every N steps; 0: at epoch ends only
+      {"checkpoint.keep_last", ValueType::kInt, "2", 1},
+      {"logging.every_steps", ValueType::kInt, "50", 1},
+      {"logging.progress", ValueType::kString, "auto"},
       {"runtime.device", ValueType::kString, "auto"},
       {"runtime.threads", ValueType::kInt, "0", 0},
       {"runtime.seed", ValueType::kInt, "0", 0},
       {"runtime.log_level", ValueType::kString, "info"},
+      {"runtime.amp", ValueType::kString, "none"},
       {"stages", ValueType::kList, ""},
   };
   return schema;
@@ -161,8 +193,13 @@ const std::vector<KeySpec>& stage_schema() {
       {"epochs", ValueType::kInt, "", 1},
       {"weight_quant", ValueType::kString, "fp"},
       {"quant", ValueType::kMap, "{}"},
+      // previous (the stage before, or model.weights for the first), or a checkpoint folder or a
+      // safetensors weights file to start from.
+      {"init", ValueType::kString, "previous"},
+      {"reset_optimizer", ValueType::kBool, "true"},
       {"lr", ValueType::kFloat, "5e-4", 0},
       {"warmup_epochs", ValueType::kFloat, "0", 0},
+      {"warmup_lr", ValueType::kFloat, "1e-6", 0},
       {"min_lr", ValueType::kFloat, "1e-5", 0},
       {"weight_decay", ValueType::kFloat, "0.05", 0},
   };
@@ -238,11 +275,61 @@ Config resolve_config(const YAML::Node& input) {
   models::model_architecture(config.get<std::string>("model.name"), config.node("model.architecture"));
   check_choice(config, "data.interpolation", {"nearest", "bilinear", "bicubic"});
   check_choice(config, "runtime.log_level", {"trace", "debug", "info", "warn", "error", "off"});
-  for (size_t i = 0; i < root["stages"].size(); ++i)
-    quant::quant_spec_from_yaml(root["stages"][i], "stages[" + std::to_string(i) + "].");
+  check_choice(config, "runtime.amp", {"none", "bf16", "fp16"});
+  check_choice(config, "distill.type", {"none", "soft", "hard"});
+  check_choice(config, "logging.progress", {"auto", "bar", "lines"});
+  if (config.get<std::string>("distill.type") != "none" && config.get<std::string>("distill.teacher_weights").empty())
+    throw Error("distill.teacher_weights: distillation needs the teacher's safetensors weights");
+  const auto check_pair = [&](const char* key, bool ordered) {
+    const auto node = config.node(key);
+    if (node.size() != 2 || (ordered && node[0].as<double>() > node[1].as<double>()))
+      throw Error(std::string(key) + ": expected [low, high]");
+  };
+  check_pair("augment.scale", true);
+  check_pair("augment.ratio", true);
+  check_pair("optimizer.betas", false);
+  std::set<std::string> stage_names;
+  for (size_t i = 0; i < root["stages"].size(); ++i) {
+    const auto label = "stages[" + std::to_string(i) + "].";
+    quant::quant_spec_from_yaml(root["stages"][i], label);
+    // Stage names become parts of checkpoint folder names.
+    const auto name = root["stages"][i]["name"].as<std::string>();
+    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string::npos)
+      throw Error(label + "name: '" + name + "' must be letters, digits and underscores");
+    if (!stage_names.insert(name).second) throw Error(label + "name: '" + name + "' is used by an earlier stage");
+  }
   for (const auto* key : {"data.mean", "data.std"})
     if (config.node(key).size() != 3) throw Error(std::string(key) + ": expected 3 values (one per RGB channel)");
   return config;
+}
+
+std::optional<std::string> first_difference(const YAML::Node& a, const YAML::Node& b,
+                                            const std::vector<std::string>& ignored, const std::string& prefix) {
+  if (std::find(ignored.begin(), ignored.end(), prefix) != ignored.end()) return std::nullopt;
+  const auto here = prefix.empty() ? std::string("(root)") : prefix;
+  if (a.Type() != b.Type()) return here;
+  if (a.IsMap()) {
+    std::set<std::string> keys;
+    for (const auto& item : a) keys.insert(item.first.as<std::string>());
+    for (const auto& item : b) keys.insert(item.first.as<std::string>());
+    for (const auto& key : keys) {
+      const auto child = prefix.empty() ? key : prefix + "." + key;
+      if (!a[key] || !b[key]) {
+        if (std::find(ignored.begin(), ignored.end(), child) == ignored.end()) return child;
+        continue;
+      }
+      if (auto difference = first_difference(a[key], b[key], ignored, child)) return difference;
+    }
+    return std::nullopt;
+  }
+  if (a.IsSequence()) {
+    if (a.size() != b.size()) return here;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (auto difference = first_difference(a[i], b[i], ignored, prefix + "[" + std::to_string(i) + "]")) return difference;
+    return std::nullopt;
+  }
+  if (a.IsScalar() && a.Scalar() != b.Scalar()) return here;
+  return std::nullopt;
 }
 
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {

@@ -1,6 +1,7 @@
 #include "tervit/core/runtime.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
 
@@ -80,6 +81,16 @@ void init_logging(const std::string& level) {
     throw Error("unknown log level '" + level + "' (trace, debug, info, warn, error, off)");
   spdlog::set_level(parsed);
   spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+}
+
+void add_log_file(const std::filesystem::path& path) {
+  try {
+    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path.string());
+    sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+    spdlog::default_logger()->sinks().push_back(std::move(sink));
+  } catch (const spdlog::spdlog_ex& e) {
+    throw Error(path.string() + ": cannot open the log file: " + e.what());
+  }
 }
 
 }  // namespace tervit

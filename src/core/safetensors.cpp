@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -14,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "tervit/core/atomic_file.h"
 #include "tervit/core/error.h"
 
 namespace tervit {
@@ -220,66 +220,6 @@ std::vector<uint8_t> read_file(const fs::path& path) {
   return bytes;
 }
 
-// ---- writing ----
-
-struct Chunk {
-  const void* data;
-  size_t size;
-};
-
-// Closes the descriptor (if still open) and removes the temporary file unless it was renamed into place.
-struct TempFile {
-  fs::path path;
-  int fd = -1;
-  bool renamed = false;
-  ~TempFile() {
-    if (fd >= 0) ::close(fd);
-    if (!renamed) ::unlink(path.c_str());
-  }
-};
-
-int create_exclusive(const fs::path& dir, const fs::path& target, fs::path& temp) {
-  static std::atomic<unsigned> counter{0};
-  for (;;) {
-    temp = dir /
-           ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++));
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0 || errno != EEXIST) return fd;
-  }
-}
-
-void write_atomically(const fs::path& path, const std::vector<Chunk>& chunks) {
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  fs::path temp_path;
-  const int temp_fd = create_exclusive(dir, path, temp_path);
-  if (temp_fd < 0) fail_io(path, "cannot create a temporary file beside it", errno);
-  TempFile temp{temp_path, temp_fd};
-  for (const Chunk& chunk : chunks) {
-    const auto* p = static_cast<const char*>(chunk.data);
-    size_t left = chunk.size;
-    while (left > 0) {
-      const ssize_t n = ::write(temp.fd, p, std::min<size_t>(left, size_t{1} << 30));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail_io(path, "write failed", errno);
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
-  }
-  if (::fsync(temp.fd) != 0) fail_io(path, "fsync failed", errno);
-  const int fd = temp.fd;
-  temp.fd = -1;
-  if (::close(fd) != 0) fail_io(path, "close failed", errno);
-  if (::rename(temp.path.c_str(), path.c_str()) != 0) fail_io(path, "cannot rename the temporary file over it", errno);
-  temp.renamed = true;
-  // Make the rename itself durable. Best effort: some filesystems cannot fsync a folder, and the new
-  // file is already in place, so a failure here is no reason to report the write as failed.
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-}
-
 }  // namespace
 
 SafetensorsData parse_safetensors(const uint8_t* bytes, size_t size, const std::string& source) {
@@ -367,11 +307,11 @@ void write_safetensors(const fs::path& path, const TensorMap& tensors,
   std::array<uint8_t, 8> length{};
   for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
 
-  std::vector<Chunk> chunks{{length.data(), length.size()}, {text.data(), text.size()}};
+  std::vector<ByteChunk> chunks{{length.data(), length.size()}, {text.data(), text.size()}};
   for (const torch::Tensor& tensor : payload) {
     chunks.push_back({tensor.data_ptr(), static_cast<size_t>(tensor.numel()) * tensor.element_size()});
   }
-  write_atomically(path, chunks);
+  write_file_atomically(path, chunks);
 }
 
 }  // namespace tervit

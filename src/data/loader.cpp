@@ -56,13 +56,16 @@ void DataLoader::stop_workers() {
   stopping_ = false;
 }
 
-void DataLoader::start_epoch(int64_t epoch) {
+void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   stop_workers();
   epoch_ = epoch;
   order_ = epoch_indices(static_cast<int64_t>(samples_.size()), epoch, options_.sampler);
   num_batches_ = batch_count(order_.size(), options_);
-  next_to_build_ = 0;
-  next_to_yield_ = 0;
+  if (first_batch < 0 || first_batch > num_batches_)
+    throw Error("data loader: batch " + std::to_string(first_batch) + " is outside the epoch's " +
+                std::to_string(num_batches_) + " batches");
+  next_to_build_ = first_batch;
+  next_to_yield_ = first_batch;
   ready_.clear();
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back(&DataLoader::worker_loop, this);
 }

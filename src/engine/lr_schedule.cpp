@@ -5,7 +5,9 @@
 
 namespace tervit::engine {
 
-double scaled_lr(double base_lr, int64_t global_batch) { return base_lr * static_cast<double>(global_batch) / 512.0; }
+double scaled_lr(double base_lr, int64_t global_batch, int64_t reference_batch) {
+  return reference_batch > 0 ? base_lr * static_cast<double>(global_batch) / static_cast<double>(reference_batch) : base_lr;
+}
 
 double learning_rate(const LrScheduleOptions& o, int64_t step) {
   if (step < o.warmup_steps)

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,11 @@ void apply_override(YAML::Node& root, const std::string& assignment);
 
 // Validates `root` against the schema, fills defaults, and checks the model architecture fields.
 Config resolve_config(const YAML::Node& root);
+
+// The first dotted key ("stages[1].lr") whose value differs between two config trees, skipping the
+// keys in `ignored` (dotted keys or whole sections); nullopt when they agree.
+std::optional<std::string> first_difference(const YAML::Node& a, const YAML::Node& b,
+                                            const std::vector<std::string>& ignored, const std::string& prefix = "");
 
 // File + overrides -> resolved config; errors name the file.
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});

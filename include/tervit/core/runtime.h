@@ -3,6 +3,7 @@
 // the start-up report every executable logs.
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <string>
 
 namespace tervit {
@@ -29,5 +30,8 @@ void log_runtime(const std::string& program, const torch::Device& device);
 // Console logging to stderr (stdout stays free for results); level as spdlog names it ("info", ...).
 // Safe to call again to change the level.
 void init_logging(const std::string& level = "info");
+
+// Also writes every log message to `path` (appending), e.g. the run folder's train.log.
+void add_log_file(const std::filesystem::path& path);
 
 }  // namespace tervit

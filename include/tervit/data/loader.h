@@ -63,7 +63,9 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   // Starts (or restarts) an epoch: its sample order and augmentations follow from (seed, epoch).
-  void start_epoch(int64_t epoch);
+  // first_batch > 0 continues an epoch where a resumed run left it (the batches before it are skipped,
+  // not built).
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
 
   // The epoch's next batch in order, waiting for it if needed; nullopt after the last one. Rethrows an
   // error a worker met (e.g. a transform error, or max_replacements bad files in a row).

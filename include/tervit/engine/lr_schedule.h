@@ -13,8 +13,9 @@ struct LrScheduleOptions {
   int64_t total_steps = 1;
 };
 
-// Peak lr as DeiT and Swin scale it: base lr x global batch / 512.
-double scaled_lr(double base_lr, int64_t global_batch);
+// Peak lr as DeiT and Swin scale it: base lr x global batch / reference batch (512 in both);
+// reference_batch 0 keeps base_lr.
+double scaled_lr(double base_lr, int64_t global_batch, int64_t reference_batch = 512);
 
 double learning_rate(const LrScheduleOptions& options, int64_t step);
 

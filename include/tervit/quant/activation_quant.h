@@ -17,6 +17,8 @@ class ActivationQuantizer {
   virtual std::string name() const = 0;
   // Learnable tensors for the optimizer (kept out of the layer's registered parameters).
   virtual std::vector<torch::Tensor> parameters() const { return {}; }
+  // Called when parameters() were restored from a checkpoint: data-dependent initialisation is done.
+  virtual void mark_restored() {}
 };
 
 using ActivationQuantizerPtr = std::shared_ptr<ActivationQuantizer>;
@@ -30,6 +32,7 @@ class LsqActivationQuantizer : public ActivationQuantizer {
   std::string name() const override { return "lsq"; }
   std::vector<torch::Tensor> parameters() const override { return {step_}; }
   const torch::Tensor& step() const { return step_; }
+  void mark_restored() override { initialised_ = true; }
 
  private:
   torch::Tensor step_;  // scalar, requires_grad; updated in place so the optimizer keeps its handle

@@ -26,6 +26,10 @@ class TernaryDiagnostics {
   // One entry per layer that currently has a ternary quantizer, in module order.
   std::vector<TernaryLayerStats> measure(torch::nn::Module& model);
 
+  // The codes of the last measurement by layer name, so that a resumed run reports the same flip rates.
+  const std::map<std::string, torch::Tensor>& previous_codes() const { return previous_codes_; }
+  void restore(std::map<std::string, torch::Tensor> codes) { previous_codes_ = std::move(codes); }
+
  private:
   std::map<std::string, torch::Tensor> previous_codes_;
 };

@@ -1,0 +1,45 @@
+#pragma once
+// tervit-train's engine: runs a config's stages (fp, int8, ternary, ...) in order, each with its own
+// quantizer, AdamW groups, warmup + cosine schedule and evaluation after every epoch; writes
+// checkpoints atomically, resumes from them bit-exactly on CPU, and stops cleanly on SIGINT/SIGTERM.
+//
+// Run folder: config.yaml (resolved), train.log, metrics.jsonl, checkpoints/step-NNNNNNNNN (the last
+// checkpoint.keep_last), checkpoints/best-<stage> (the best val top-1 of each stage).
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "tervit/core/config.h"
+#include "tervit/engine/train_data.h"
+
+namespace tervit::engine {
+
+struct TrainerOptions {
+  std::filesystem::path run_dir;
+  std::string resume;  // "" (a new run), "auto" (the run folder's newest checkpoint, if any), or a checkpoint folder
+  torch::Device device = torch::kCPU;
+  Sharding sharding;
+};
+
+class Trainer {
+ public:
+  // Checks everything a run needs (data sets, class count, weights, teacher, the resume checkpoint and
+  // its config, the run folder) and builds the model; writes nothing. Throws tervit::Error for bad input.
+  Trainer(Config config, TrainerOptions options);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains to the end of the last stage, or until SIGINT/SIGTERM (then a checkpoint is written first).
+  // Returns the process exit code. A non-finite loss beyond optimizer.max_nonfinite_skips or a failed
+  // checkpoint write throws std::runtime_error; earlier checkpoints stay intact.
+  int run();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace tervit::engine

@@ -1,0 +1,50 @@
+#include "tervit/engine/checkpoint_model.h"
+
+#include "models/pretrained.h"
+#include "tervit/core/error.h"
+#include "tervit/core/safetensors.h"
+#include "tervit/quant/quantizer_state.h"
+
+namespace tervit::engine {
+
+namespace fs = std::filesystem;
+
+quant::QuantSpec quant_spec_from_metadata(const std::string& json, const std::string& source) {
+  YAML::Node node;
+  try {
+    node = YAML::Load(json);  // JSON is YAML
+  } catch (const YAML::Exception& e) {
+    throw Error(source + ": metadata 'quant' is not valid JSON: " + e.msg);
+  }
+  if (!node.IsMap()) throw Error(source + ": metadata 'quant' must be an object");
+  try {
+    return quant::quant_spec_from_yaml(node);
+  } catch (const Error& e) {
+    throw Error(source + ": metadata 'quant': " + e.what());
+  }
+}
+
+CheckpointModel load_checkpoint_model(const fs::path& folder) {
+  if (!fs::is_directory(folder)) throw Error(folder.string() + ": not a checkpoint folder");
+  const auto model_file = folder / "model.safetensors";
+  const auto weights = read_safetensors(model_file);
+  const auto architecture = models::architecture_from_metadata(weights.metadata);
+  if (!architecture) throw Error(model_file.string() + ": no architecture (family, config) in its metadata");
+  const auto quant = weights.metadata.find("quant");
+  if (quant == weights.metadata.end()) throw Error(model_file.string() + ": no quantizer ('quant') in its metadata");
+  CheckpointModel loaded{*architecture, models::create_model(*architecture),
+                         quant_spec_from_metadata(quant->second, model_file.string()), YAML::Node()};
+  models::load_weights(*loaded.model, weights, model_file.string());
+  quant::apply_quant_spec(*loaded.model, loaded.quant);
+  const auto quantizers = folder / "quantizers.safetensors";
+  quant::load_quantizer_state(*loaded.model, read_safetensors(quantizers).tensors, quantizers.string());
+  const auto config = folder / "config.yaml";
+  try {
+    loaded.config = YAML::LoadFile(config.string());
+  } catch (const YAML::Exception& e) {
+    throw Error(config.string() + ": cannot read the run config: " + e.msg);
+  }
+  return loaded;
+}
+
+}  // namespace tervit::engine

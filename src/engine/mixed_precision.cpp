@@ -1,0 +1,62 @@
+#include "tervit/engine/mixed_precision.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+#include "tervit/core/error.h"
+
+namespace tervit::engine {
+
+namespace {
+
+// 2.4 made autocast device-generic and deprecated the CUDA-only calls.
+void set_cuda_autocast(bool enabled, at::ScalarType dtype) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+#else
+  at::autocast::set_autocast_gpu_dtype(dtype);
+  at::autocast::set_enabled(enabled);
+#endif
+}
+
+}  // namespace
+
+AmpMode parse_amp_mode(const std::string& name) {
+  if (name == "none") return AmpMode::kNone;
+  if (name == "bf16") return AmpMode::kBf16;
+  if (name == "fp16") return AmpMode::kFp16;
+  throw Error("amp: unknown mode '" + name + "' (none, bf16, fp16)");
+}
+
+AutocastScope::AutocastScope(AmpMode mode, const torch::Device& device) {
+  if (mode == AmpMode::kNone || !device.is_cuda()) return;
+  set_cuda_autocast(true, mode == AmpMode::kBf16 ? at::kBFloat16 : at::kHalf);
+  active_ = true;
+}
+
+AutocastScope::~AutocastScope() {
+  if (!active_) return;
+  set_cuda_autocast(false, at::kHalf);
+  at::autocast::clear_cache();
+}
+
+bool LossScaler::unscale(const std::vector<torch::Tensor>& parameters) {
+  if (!enabled_) return true;
+  torch::NoGradGuard no_grad;
+  bool finite = true;
+  for (const auto& p : parameters) {
+    if (!p.grad().defined()) continue;
+    p.mutable_grad().div_(scale_);
+    finite = finite && p.grad().isfinite().all().item<bool>();
+  }
+  if (!finite) {
+    scale_ /= 2;
+    good_steps_ = 0;
+    return false;
+  }
+  if (++good_steps_ % 2000 == 0) scale_ *= 2;
+  return true;
+}
+
+}  // namespace tervit::engine
