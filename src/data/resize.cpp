@@ -83,11 +83,14 @@ AxisWeights axis_weights(int in_size, int out_size, const Filter& filter) {
 // Rounds a fixed-point sum (which started at one half) to 8 bits with clamping.
 inline uint8_t clip8(int32_t sum) { return static_cast<uint8_t>(std::clamp(sum >> kPrecisionBits, 0, 255)); }
 
-#if defined(__x86_64__) && defined(__GNUC__)
 // The passes are also compiled for SSE4.1 and AVX2 (32-bit multiplies, byte widening), chosen when the
 // program loads; the arithmetic stays PIL's int32 fixed point, so every clone gives the same bytes.
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
 #define TERVIT_SIMD_CLONES __attribute__((target_clones("avx2", "sse4.1", "default")))
-#else
+#endif
+#endif
+#ifndef TERVIT_SIMD_CLONES
 #define TERVIT_SIMD_CLONES
 #endif
 

@@ -1,12 +1,15 @@
 // Training data pipeline throughput (images/s): read + decode + RandomResizedCrop(224, bicubic) + flip +
-// ToTensor/Normalize, collated into batches by the DataLoader, for each worker-thread count. The input is
-// ~200 ImageNet-sized JPEGs (500x375 / 375x500) cut from the photos of Debian's python3-skimage; they are
-// made in --data on the first run. tools/bench_data_torchvision.py measures the same work in torchvision.
+// ToTensor/Normalize, collated into batches by the DataLoader, for each worker-thread count (the loader's
+// way: only the crop of each JPEG is decoded). The input is ~200 ImageNet-sized JPEGs (500x375 / 375x500)
+// cut from the photos of Debian's python3-skimage; they are made in --data on the first run.
+// tools/bench_data_torchvision.py measures the same work in torchvision. Besides wall-clock rates, both
+// report images per CPU-second (all threads, or all processes), which a busy machine disturbs less.
 //   build/bench_data --data /tmp/tervit-bench-data --threads 1,2
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -64,8 +67,20 @@ void make_images(const fs::path& photos_dir, const fs::path& out, int count) {
   fs::rename(staging, out);
 }
 
-// Runs `epochs` epochs after a warm-up one (page cache, allocator); returns images/s.
-double images_per_second(const ImageDataset& dataset, const TrainTransform& transform, int workers, int epochs) {
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+struct Rate {
+  double wall;  // images per second
+  double cpu;   // images per CPU-second of the whole process: per core, and less sensitive to a busy machine
+};
+
+// Runs `epochs` epochs after a warm-up one (page cache, allocator).
+Rate measure(const ImageDataset& dataset, const TrainTransform& transform, int workers, int epochs) {
   LoaderOptions options;
   options.batch_size = 32;
   options.workers = workers;
@@ -74,15 +89,18 @@ double images_per_second(const ImageDataset& dataset, const TrainTransform& tran
   DataLoader loader(dataset.samples, std::cref(transform), options);
   int64_t images = 0;
   std::chrono::steady_clock::time_point start;
+  double cpu_start = 0.0;
   for (int epoch = 0; epoch <= epochs; ++epoch) {
     if (epoch == 1) {
       start = std::chrono::steady_clock::now();
+      cpu_start = cpu_seconds();
       images = 0;
     }
     loader.start_epoch(epoch);
     while (auto batch = loader.next()) images += batch->images.size(0);
   }
-  return images / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {images / wall, images / (cpu_seconds() - cpu_start)};
 }
 
 }  // namespace
@@ -106,10 +124,10 @@ int main(int argc, char** argv) {
     TrainTransformOptions options;  // timm's RandomResizedCrop(224, bicubic) and flip; nothing else
     options.color_jitter = {};
     const TrainTransform transform(options);
-    std::printf("%-8s %10s %14s\n", "threads", "images/s", "images/s/core");
+    std::printf("%-8s %10s %14s %14s\n", "threads", "images/s", "images/s/core", "images/cpu-s");
     for (const int t : threads) {
-      const double rate = images_per_second(dataset, transform, t, epochs);
-      std::printf("%-8d %10.1f %14.1f\n", t, rate, rate / t);
+      const Rate rate = measure(dataset, transform, t, epochs);
+      std::printf("%-8d %10.1f %14.1f %14.1f\n", t, rate.wall, rate.wall / t, rate.cpu);
       std::fflush(stdout);
     }
     return tervit::kExitOk;
