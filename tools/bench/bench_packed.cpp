@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <tuple>
 
 #include "models/registry.h"
@@ -149,7 +148,8 @@ int bench_model(const std::string& mode, const std::string& name, const std::str
   for (const auto& parameter : model->parameters()) model_bytes += parameter.numel() * parameter.element_size();
   for (const auto& [layer_name, layer] : quant::quantizable_layers(*model))
     if (const auto* kernel = dynamic_cast<const deploy::PackedTernaryLinear*>(layer->kernel().get()))
-      model_bytes += static_cast<int64_t>(kernel->matrix().blocks.size() * sizeof(deploy::Block2Bit) + kernel->matrix().rows * 2 * sizeof(float));
+      model_bytes += static_cast<int64_t>(kernel->matrix().blocks.size() * sizeof(deploy::Block2Bit) +
+                                          (kernel->matrix().alpha.size() + kernel->matrix().bias.size()) * sizeof(float));
   std::printf("%-30s %-6s model tensors %.2f MB, peak RSS after loading %.1f MB\n", name.c_str(), mode.c_str(), model_bytes / 1e6,
               peak_rss_megabytes());
   std::printf("%-30s %-6s %6s %8s %12s %14s\n", "model", "mode", "batch", "threads", "images/s", "peak RSS MB");
