@@ -229,3 +229,37 @@ TEST_CASE("A non-finite loss stops the run naming stage and step, keeping the la
   CHECK(result.exit_code == 1);
   CHECK_THAT(result.err, Catch::Contains("stage 'fp'") && Catch::Contains("step ") && Catch::Contains("last good checkpoint"));
 }
+
+TEST_CASE("Distillation from a teacher's weights: soft, and hard through DeiT's distillation token, with EMA", "[cli][train]") {
+  TempDir dir;
+  const auto config = write_config(dir);
+  REQUIRE(run(dir, "tervit-train", "--config " + config + " --output " + (dir / "teacher").string()).exit_code == 0);
+  const auto teacher = (dir / "teacher" / "checkpoints" / "best-fp" / "model.safetensors").string();
+  const auto common = " --set augment.mixup=0 --set augment.cutmix=0 --set optimizer.ema_decay=0.9";
+  const auto plain = run(dir, "tervit-train", "--config " + config + " --output " + (dir / "plain").string() + common);
+  REQUIRE(plain.exit_code == 0);
+  const auto soft = run(dir, "tervit-train", "--config " + config + " --output " + (dir / "soft").string() + common +
+                                                 " --set distill.type=soft --set distill.tau=2.0 --set distill.teacher_weights=" + teacher);
+  INFO(soft.err);
+  REQUIRE(soft.exit_code == 0);
+  const auto hard = run(dir, "tervit-train", "--config " + config + " --output " + (dir / "hard").string() + common +
+                                                 " --set model.architecture.distilled=true --set distill.type=hard --set distill.teacher_weights=" + teacher);
+  INFO(hard.err);
+  REQUIRE(hard.exit_code == 0);
+  // Same data, seed and student: only the distillation term changes the losses.
+  const auto plain_metrics = metrics_without_timing(dir / "plain" / "metrics.jsonl");
+  const auto soft_metrics = metrics_without_timing(dir / "soft" / "metrics.jsonl");
+  REQUIRE(plain_metrics.size() == soft_metrics.size());
+  CHECK(plain_metrics[0]["loss"] != soft_metrics[0]["loss"]);
+  CHECK(soft_metrics[5].contains("ema_val_top1"));
+  // The distilled student keeps its second head (timm's head_dist) in the checkpoint.
+  const auto model = tervit::read_safetensors(dir / "hard" / "checkpoints" / "best-ternary" / "model.safetensors");
+  CHECK(model.tensors.count("head_dist.weight") == 1);
+  CHECK(model.tensors.count("dist_token") == 1);
+
+  const auto wrong = run(dir, "tervit-train", "--config " + config + " --output " + (dir / "wrong").string() +
+                                                  " --set distill.type=soft --set distill.teacher_weights=" + (dir / "none.safetensors").string());
+  CHECK(wrong.exit_code == 2);
+  CHECK_THAT(wrong.err, Catch::Contains("none.safetensors"));
+  CHECK_FALSE(fs::exists(dir / "wrong"));
+}

@@ -88,7 +88,7 @@ TrainData make_train_data(const Config& config, int64_t num_classes, int64_t img
     throw Error("data.batch_size: Mixup/CutMix needs an even batch size, got " + std::to_string(train.batch_size));
   const auto train_transform = std::make_shared<data::TrainTransform>(train_transform_options(config, img_size));
   d.train_loader = std::make_unique<data::DataLoader>(
-      d.train.samples, [train_transform](const cv::Mat& rgb8, data::Rng& rng) { return (*train_transform)(rgb8, rng); },
+      d.train.samples, [train_transform](const data::EncodedImage& image, data::Rng& rng) { return (*train_transform)(image, rng); },
       train);
   if (d.train_loader->batches_per_epoch() == 0)
     throw Error("data.batch_size: " + std::to_string(train.batch_size) + " is larger than this rank's share of the " +

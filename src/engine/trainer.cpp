@@ -180,10 +180,15 @@ Trainer::Trainer(Config config, TrainerOptions options) : s_(std::make_unique<St
     s.distill = distill == "soft" ? DistillType::kSoft : DistillType::kHard;
     s.distill_alpha = s.config.get<double>("distill.alpha");
     s.distill_tau = s.config.get<double>("distill.tau");
+    // The teacher's architecture: its weights' metadata, else distill.teacher_model (+ architecture), else the student's.
+    const auto teacher_file = s.config.get<std::string>("distill.teacher_weights");
+    const auto teacher_weights = read_safetensors(teacher_file);
     const auto teacher_name = s.config.get<std::string>("distill.teacher_model");
-    s.teacher = models::create_model(models::model_architecture(teacher_name.empty() ? s.config.get<std::string>("model.name") : teacher_name,
-                                                                s.config.node("distill.teacher_architecture")));
-    models::load_weights(*s.teacher, s.config.get<std::string>("distill.teacher_weights"));
+    auto teacher_architecture = models::architecture_from_metadata(teacher_weights.metadata);
+    if (!teacher_name.empty())
+      teacher_architecture = models::model_architecture(teacher_name, s.config.node("distill.teacher_architecture"));
+    s.teacher = models::create_model(teacher_architecture ? *teacher_architecture : s.architecture);
+    models::load_weights(*s.teacher, teacher_weights, teacher_file);
     if (s.teacher->num_classes() != s.model->num_classes())
       throw Error("distill.teacher_weights: the teacher has " + std::to_string(s.teacher->num_classes()) +
                   " classes, the model " + std::to_string(s.model->num_classes()));
