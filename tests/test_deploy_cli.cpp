@@ -8,6 +8,8 @@
 #include "test_deploy_helpers.h"
 #include "tervit/deploy/model_metadata.h"
 #include "tervit/deploy/packed_model.h"
+#include "tervit/quant/quant_layers.h"
+#include "tervit/quant/quantizer_state.h"
 
 using namespace tervit;
 using tervit::testing::TempDir;
@@ -39,7 +41,8 @@ TEST_CASE("tervit-export packs a checkpoint folder with the quantizer settings i
   TempDir dir;
   const auto spec = quant::QuantSpec().weight_quant(quant::WeightQuant::kTernary).delta(0.6).exclude({"head.*"});
   auto weights = read_safetensors(timm_fixture("swin_mini.safetensors"));
-  weights.metadata["quant"] = deploy::quant_spec_json(spec);
+  // As the trainer writes it: the stage config's weight_quant and quant map.
+  weights.metadata["quant"] = R"({"weight_quant": "ternary", "quant": {"delta": 0.6, "exclude": ["head.*"]}})";
   std::filesystem::create_directory(dir / "run");
   write_safetensors(dir / "run" / "model.safetensors", weights.tensors, weights.metadata);
   const auto out = dir / "swin.packed.safetensors";
@@ -49,7 +52,7 @@ TEST_CASE("tervit-export packs a checkpoint folder with the quantizer settings i
   CHECK(file.tensors.count("head.fc.weight"));  // excluded: stored in float
   CHECK_FALSE(file.tensors.count("head.fc.weight.packed"));
   const auto packed = deploy::load_packed_model(out, deploy::PackedMode::kExact);
-  CHECK(packed.quant.delta() == 0.6);
+  CHECK(deploy::quant_spec_json(packed.quant) == deploy::quant_spec_json(spec));
   // The same values as ternarizing the fixture in process.
   const auto fixture = testing::quantized_fixture("swin_mini", spec);
   const auto expected = deploy::pack_model(*fixture.model, fixture.architecture, spec, {});
@@ -59,6 +62,28 @@ TEST_CASE("tervit-export packs a checkpoint folder with the quantizer settings i
   const auto conflicting = testing::run(dir, "tervit-export", "--checkpoint " + (dir / "run").string() + " --out " + out.string() + " --delta 0.5");
   CHECK(conflicting.exit_code == 2);
   CHECK_THAT(conflicting.err, Catch::Contains("drop the quantizer options"));
+}
+
+TEST_CASE("tervit-export packs a checkpoint's trained alpha from its quantizer state", "[deploy][cli]") {
+  TempDir dir;
+  const auto spec = quant::QuantSpec().weight_quant(quant::WeightQuant::kTernary).learnable_alpha(true);
+  const auto fixture = testing::quantized_fixture("deit_mini", spec);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& alpha : quant::quantizer_parameters(*fixture.model)) alpha.fill_(0.25);  // "trained" values
+  }
+  auto weights = read_safetensors(timm_fixture("deit_mini.safetensors"));
+  weights.metadata["quant"] = deploy::quant_spec_json(spec);
+  std::filesystem::create_directory(dir / "run");
+  write_safetensors(dir / "run" / "model.safetensors", weights.tensors, weights.metadata);
+  const auto out = (dir / "packed.safetensors").string();
+  const auto without_alpha = testing::run(dir, "tervit-export", "--checkpoint " + (dir / "run").string() + " --out " + out);
+  CHECK(without_alpha.exit_code == 2);
+  CHECK_THAT(without_alpha.err, Catch::Contains("learnable α needs the trained values"));
+
+  write_safetensors(dir / "run" / "quantizers.safetensors", quant::quantizer_state(*fixture.model));
+  REQUIRE(testing::run(dir, "tervit-export", "--checkpoint " + (dir / "run").string() + " --out " + out).exit_code == 0);
+  CHECK(torch::equal(read_safetensors(out).tensors.at("blocks.1.mlp.fc1.alpha"), torch::full({192}, 0.25, torch::kFloat16)));
 }
 
 TEST_CASE("tervit-export refuses what it cannot pack", "[deploy][cli]") {

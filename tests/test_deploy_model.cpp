@@ -179,3 +179,11 @@ TEST_CASE("Bad packed files are rejected with a clear error", "[deploy]") {
     CHECK_THAT(load_error(file), Catch::Contains("expected 2 or 1.6"));
   }
 }
+
+TEST_CASE("Quantizer settings read back in the flat and in the trainer's stage shape", "[deploy]") {
+  const auto spec = ternary().delta(0.6).granularity(quant::Granularity::kLayer).exclude({"head"});
+  CHECK(quant_spec_json(quant_spec_from_json(quant_spec_json(spec), "flat")) == quant_spec_json(spec));
+  const auto stage = R"({"weight_quant": "ternary", "quant": {"delta": 0.6, "granularity": "layer", "exclude": ["head"]}})";
+  CHECK(quant_spec_json(quant_spec_from_json(stage, "stage")) == quant_spec_json(spec));
+  CHECK_THROWS_WITH(quant_spec_from_json(R"({"weight_quant": "ternary", "detla": 0.6})", "file"), Catch::Contains("file: quant.detla: unknown key"));
+}

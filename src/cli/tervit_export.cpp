@@ -15,6 +15,7 @@
 #include "tervit/engine/predict.h"
 #include "tervit/quant/model_size.h"
 #include "tervit/quant/quant_spec.h"
+#include "tervit/quant/quantizer_state.h"
 
 namespace {
 
@@ -37,7 +38,8 @@ torch::ScalarType parse_float_dtype(const std::string& name) {
 }
 
 // The float weights and the quantizer settings: a checkpoint folder records both (model.safetensors with
-// "family", "config" and "quant" metadata); float weights take the command line's quantizer options.
+// "family", "config" and "quant" metadata, the trained α in quantizers.safetensors); float weights take
+// the command line's quantizer options.
 std::pair<tervit::SafetensorsData, tervit::quant::QuantSpec> read_source(const ExportOptions& options, bool quant_options_given,
                                                                          std::string& source) {
   using namespace tervit;
@@ -52,10 +54,7 @@ std::pair<tervit::SafetensorsData, tervit::quant::QuantSpec> read_source(const E
   auto weights = read_safetensors(source);
   const auto quant = weights.metadata.find("quant");
   if (quant == weights.metadata.end()) throw Error(source + ": no 'quant' metadata: it is not a quantization-aware checkpoint");
-  const auto spec = deploy::quant_spec_from_json(quant->second, source);
-  // The trained α lives in the trainer's quantizer state, not among model.safetensors' timm tensors.
-  if (spec.learnable_alpha()) throw Error(source + ": learnable α cannot be exported from model.safetensors alone");
-  return {std::move(weights), spec};
+  return {std::move(weights), deploy::quant_spec_from_json(quant->second, source)};
 }
 
 int run(const ExportOptions& options, const tervit::RuntimeOptions& runtime, bool quant_options_given) {
@@ -71,6 +70,12 @@ int run(const ExportOptions& options, const tervit::RuntimeOptions& runtime, boo
   auto model = models::create_model(*architecture);
   models::load_weights(*model, weights, source);
   const auto selected = quant::apply_quant_spec(*model, spec);
+  // A checkpoint's trained α (and LSQ steps) sit beside the weights, in the trainer's quantizer state.
+  const auto quantizers = std::filesystem::path(options.checkpoint) / "quantizers.safetensors";
+  if (!options.checkpoint.empty() && std::filesystem::exists(quantizers))
+    quant::load_quantizer_state(*model, read_safetensors(quantizers).tensors, quantizers.string());
+  else if (spec.learnable_alpha())
+    throw Error(source + ": learnable α needs the trained values: export the checkpoint folder that holds quantizers.safetensors");
   spdlog::info("weights {}: {}", quant::describe(spec), quant::model_size(*model).summary());
 
   deploy::PackOptions pack;

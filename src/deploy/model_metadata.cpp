@@ -63,7 +63,9 @@ quant::QuantSpec quant_spec_from_json(const std::string& text, const std::string
     throw Error(source + ": quant settings are not valid JSON: " + e.msg);
   }
   if (!fields.IsMap()) throw Error(source + ": quant settings must be a JSON object, got '" + text + "'");
-  // The stage-config shape quant_spec_from_yaml reads: weight_quant beside a map of the other keys.
+  // The trainer's checkpoints record the stage-config shape itself: {"weight_quant": ..., "quant": {...}}.
+  if (fields["quant"].IsMap()) return quant::quant_spec_from_yaml(fields, source + ": ");
+  // The flat shape, turned into the stage-config shape: weight_quant beside a map of the other keys.
   YAML::Node stage, options(YAML::NodeType::Map);
   for (const auto& item : fields) {
     const auto key = item.first.as<std::string>();
