@@ -112,6 +112,22 @@ TEST_CASE("tervit-train runs the stages, keeps checkpoints and tervit-eval score
   CHECK(scores["loss"].get<double>() == Approx(metrics[11]["val_loss"].get<double>()).epsilon(1e-4));
   CHECK(scores["model_size_mb"].get<double>() > 0);
   CHECK_THAT(eval.err, Catch::Contains("ternary"));
+
+  // The trained checkpoint exported packed and run by tervit's kernels classifies like the checkpoint.
+  const auto packed = (dir / "model.packed.safetensors").string();
+  const auto exported = run(dir, "tervit-export", "--checkpoint " + (out / "checkpoints" / "best-ternary").string() + " --out " + packed);
+  INFO(exported.err);
+  REQUIRE(exported.exit_code == 0);
+  for (const auto* mode : {"exact", "int8"}) {
+    const auto packed_eval = run(dir, "tervit-eval", "--packed " + packed + " --packed-mode " + mode + " --data " +
+                                                         (tiny_fashion_mnist() / "val").string() +
+                                                         " --crop-pct 1 --interpolation bilinear --threads 1");
+    INFO(packed_eval.err);
+    REQUIRE(packed_eval.exit_code == 0);
+    const auto packed_scores = nlohmann::json::parse(packed_eval.out);
+    CHECK(packed_scores["top1"].get<double>() == Approx(scores["top1"].get<double>()).margin(100.0 * 2 / 160));
+    CHECK(packed_scores["model_size_mb"].get<double>() == Approx(fs::file_size(packed) / 1e6));
+  }
 }
 
 TEST_CASE("A run killed at any moment and resumed gives the uninterrupted run's losses and weights", "[cli][train]") {

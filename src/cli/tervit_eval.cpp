@@ -11,6 +11,7 @@
 #include "tervit/data/eval_transform.h"
 #include "tervit/data/image_decode.h"
 #include "tervit/data/image_folder.h"
+#include "tervit/deploy/packed_model.h"
 #include "tervit/engine/checkpoint_model.h"
 #include "tervit/engine/evaluate.h"
 #include "tervit/engine/predict.h"
@@ -24,6 +25,8 @@ struct EvalOptions {
   std::string architecture;  // YAML map of architecture fields overriding the named model's
   std::string weights;
   std::string checkpoint;
+  std::string packed;
+  std::string packed_mode = "exact";
   std::vector<std::string> images;
   std::string data;
   double crop_pct = 0;  // 0: the run config's, else the family's timm default
@@ -41,16 +44,23 @@ struct LoadedModel {
   tervit::models::ModelArchitecture architecture;
   tervit::models::VisionModel model;
   tervit::quant::QuantSpec quant;
-  YAML::Node run_config;  // a checkpoint's run config; null for plain weights
+  YAML::Node run_config;                // a checkpoint's run config; null for plain weights
+  std::vector<std::string> class_names;  // a packed file's; empty otherwise
 };
 
 LoadedModel load_model(const EvalOptions& options, bool quant_given) {
   using namespace tervit;
+  if (!options.packed.empty()) {
+    auto packed = deploy::load_packed_model(options.packed, deploy::parse_packed_mode(options.packed_mode));
+    spdlog::info("{}: {} packed layers, {} kernels, {:.3f} MB file", options.packed, packed.packed_layers, options.packed_mode,
+                 static_cast<double>(std::filesystem::file_size(options.packed)) / 1e6);
+    return {packed.architecture, packed.model, packed.quant, YAML::Node(), packed.class_names};
+  }
   if (!options.checkpoint.empty()) {
     auto loaded = engine::load_checkpoint_model(options.checkpoint);
     // A checkpoint's own quantizer (and learned scales) apply unless the command line asks for another.
     if (quant_given) quant::apply_quant_spec(*loaded.model, options.quant);
-    return {loaded.architecture, loaded.model, quant_given ? options.quant : loaded.quant, loaded.config};
+    return {loaded.architecture, loaded.model, quant_given ? options.quant : loaded.quant, loaded.config, {}};
   }
   const auto weights = read_safetensors(options.weights);
   auto architecture = options.model.empty() ? models::architecture_from_metadata(weights.metadata)
@@ -59,7 +69,7 @@ LoadedModel load_model(const EvalOptions& options, bool quant_given) {
   auto model = models::create_model(*architecture);
   models::load_weights(*model, weights, options.weights);
   quant::apply_quant_spec(*model, options.quant);
-  return {*architecture, model, options.quant, YAML::Node()};
+  return {*architecture, model, options.quant, YAML::Node(), {}};
 }
 
 // Command-line values win; then a checkpoint's run config (data section); then timm's defaults.
@@ -83,10 +93,10 @@ tervit::data::EvalTransformOptions eval_transform_options(const EvalOptions& opt
 }
 
 int classify_images(tervit::models::VisionModelImpl& model, const EvalOptions& options,
-                    const tervit::data::EvalTransformOptions& transform) {
+                    const tervit::data::EvalTransformOptions& transform, const std::vector<std::string>& stored_names) {
   using namespace tervit;
   const auto class_names = options.class_names.empty()
-                               ? std::vector<std::string>{}
+                               ? stored_names
                                : engine::read_class_names(options.class_names, model.num_classes());
   size_t failed = 0;
   std::vector<std::string> batch_names;
@@ -147,16 +157,23 @@ int evaluate_data_set(tervit::models::VisionModelImpl& model, const EvalOptions&
 
 int run(const EvalOptions& options, const CLI::App& app, const tervit::RuntimeOptions& runtime) {
   using namespace tervit;
-  const auto device = start_runtime("tervit-eval", runtime);
+  auto device = start_runtime("tervit-eval", runtime);
+  if (!options.packed.empty() && !device.is_cpu()) {
+    spdlog::warn("--packed runs tervit's CPU kernels: evaluating on the CPU, not {}", device.str());
+    device = torch::kCPU;
+  }
   auto loaded = load_model(options, app.count("--weight-quant") > 0);
   loaded.model->to(device);
+  // A packed model's matrices are no parameters: its size is the file's.
   const auto size = quant::model_size(*loaded.model);
   spdlog::info("weights {}: {}", quant::describe(loaded.quant), size.summary());
   const auto transform = eval_transform_options(options, app, loaded);
   spdlog::info("img_size {}, crop_pct {}, mean {}/{}/{}", transform.img_size, transform.crop_pct, transform.mean[0],
                transform.mean[1], transform.mean[2]);
-  if (!options.data.empty()) return evaluate_data_set(*loaded.model, options, transform, device, size.summary(), size.paper_megabytes());
-  return classify_images(*loaded.model, options, transform);
+  const double megabytes = options.packed.empty() ? size.paper_megabytes()
+                                                  : static_cast<double>(std::filesystem::file_size(options.packed)) / 1e6;
+  if (!options.data.empty()) return evaluate_data_set(*loaded.model, options, transform, device, size.summary(), megabytes);
+  return classify_images(*loaded.model, options, transform, loaded.class_names);
 }
 
 }  // namespace
@@ -170,7 +187,11 @@ int main(int argc, char** argv) {
   auto* weights = app.add_option("--weights", options.weights, "weights in safetensors format, timm parameter names")->check(CLI::ExistingFile);
   auto* checkpoint = app.add_option("--checkpoint", options.checkpoint, "a tervit-train checkpoint folder (runs/NAME/checkpoints/best-ternary)")
                          ->check(CLI::ExistingDirectory);
-  weights->excludes(checkpoint);
+  auto* packed = app.add_option("--packed", options.packed, "a packed ternary model made by tervit-export (runs tervit's CPU kernels)")
+                     ->check(CLI::ExistingFile);
+  app.add_option("--packed-mode", options.packed_mode, "exact (float activations) or int8 (W2A8 integer kernels)")->capture_default_str();
+  weights->excludes(checkpoint)->excludes(packed);
+  checkpoint->excludes(packed);
   app.add_option("--images", options.images, "images to classify (one JSON line each)");
   app.add_option("--data", options.data, "an ImageFolder (e.g. a val split) to measure top-1/top-5/loss on");
   app.add_option("--workers", options.workers, "decoding threads for --data")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -184,7 +205,8 @@ int main(int argc, char** argv) {
   tervit::quant::add_quant_options(app, options.quant);
   tervit::add_runtime_options(app, runtime);
   return tervit::run_app(app, argc, argv, [&] {
-    if (options.weights.empty() == options.checkpoint.empty()) throw tervit::Error("give --weights FILE or --checkpoint DIR");
+    if (options.weights.empty() + options.checkpoint.empty() + options.packed.empty() != 2)
+      throw tervit::Error("give one of --weights FILE, --checkpoint DIR or --packed FILE");
     if (options.images.empty() == options.data.empty()) throw tervit::Error("give --images FILE... or --data FOLDER");
     return run(options, app, runtime);
   });
