@@ -81,7 +81,9 @@ bool is_jpeg(const uint8_t* bytes, size_t size) {
 std::optional<cv::Size> jpeg_rgb_size(const uint8_t* bytes, size_t size, const std::string& name) {
   if (!is_jpeg(bytes, size)) return std::nullopt;
   Decompressor decompressor;
-  if (setjmp(decompressor.errors.jump)) throw ImageDecodeError(name + ": corrupt JPEG header: " + decompressor.errors.message);
+  if (setjmp(decompressor.errors.jump)) {
+    throw ImageDecodeError(name + ": cannot read JPEG header: " + decompressor.errors.message);
+  }
   decompressor.open(bytes, size);
   if (!converts_to_rgb(decompressor.cinfo)) return std::nullopt;
   return cv::Size(static_cast<int>(decompressor.cinfo.image_width), static_cast<int>(decompressor.cinfo.image_height));
@@ -90,7 +92,9 @@ std::optional<cv::Size> jpeg_rgb_size(const uint8_t* bytes, size_t size, const s
 cv::Mat decode_jpeg_rgb(const uint8_t* bytes, size_t size, const cv::Rect& region, const std::string& name) {
   Decompressor decompressor;
   cv::Mat rows;  // created before setjmp, so a jump leaves it to its destructor
-  if (setjmp(decompressor.errors.jump)) throw ImageDecodeError(name + ": cannot decode JPEG: " + decompressor.errors.message);
+  if (setjmp(decompressor.errors.jump)) {
+    throw ImageDecodeError(name + ": cannot decode JPEG: " + decompressor.errors.message);
+  }
   decompressor.open(bytes, size);
   jpeg_decompress_struct& cinfo = decompressor.cinfo;
   if (!converts_to_rgb(cinfo)) throw Error(name + ": JPEG colour space not decodable to RGB by libjpeg");

@@ -16,7 +16,7 @@ bool is_jpeg(const uint8_t* bytes, size_t size);
 
 // The image size from the JPEG header alone, or nullopt for data this decoder leaves to OpenCV: not a
 // JPEG, or a colour space other than YCbCr, RGB and grayscale (CMYK, YCCK). Throws ImageDecodeError
-// naming `name` for a JPEG whose header is corrupt.
+// naming `name` for a JPEG whose header is corrupt or unsupported (e.g. 12-bit samples).
 std::optional<cv::Size> jpeg_rgb_size(const uint8_t* bytes, size_t size, const std::string& name);
 
 // Decodes `region` of a JPEG accepted by jpeg_rgb_size into CV_8UC3 RGB, equal to the same region of the
