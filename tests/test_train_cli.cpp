@@ -43,7 +43,7 @@ std::string write_config(const TempDir& dir, const std::string& fp_stage_keys = 
                          "runtime: {threads: 1, seed: 3}\n"
                          "stages:\n"
                          "  - {name: fp, epochs: 1, " << fp_stage_keys << "}\n"
-                         "  - {name: ternary, epochs: 1, weight_quant: ternary, lr: 5.0e-4}\n";
+                         "  - {name: ternary, epochs: 1, weight_quant: ternary, lr: 5.0e-4, reset_optimizer: false}\n";
   return path.string();
 }
 

@@ -483,7 +483,8 @@ int Trainer::run() {
       }
     }
     data_epoch += stage.epochs;
-    carried_optimizer_state = adamw_state(*s.optimizer);
+    const auto next = static_cast<size_t>(s.position.stage) + 1;
+    if (next < s.stages.size() && !s.stages[next].reset_optimizer) carried_optimizer_state = adamw_state(*s.optimizer);
     s.position.epoch = 0;
     s.position.stage_step = 0;
     s.position.best_top1 = -1;
