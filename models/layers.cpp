@@ -31,6 +31,7 @@ void trunc_normal_(torch::Tensor tensor, double std, double low, double high) {
 }
 
 void init_linears_like_timm(torch::nn::Module& model) {
+  if (quant::matrix_init_skipped()) return;
   torch::NoGradGuard no_grad;
   for (auto& module : model.modules(/*include_self=*/false)) {
     if (auto* linear = dynamic_cast<quant::QuantLinearImpl*>(module.get())) {

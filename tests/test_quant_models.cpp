@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "models/layers.h"
 #include "models/pretrained.h"
 #include "models/registry.h"
 #include "test_helpers.h"
@@ -235,6 +236,28 @@ TEST_CASE("Switching quantizers keeps the latent weights, and state dicts still 
   // With 8-bit LSQ inputs the steps join the optimizer's list: α and one step per linear.
   apply_quant_spec(*model, spec_from("{weight_quant: ternary, quant: {learnable_alpha: true, activation: lsq}}"));
   CHECK(quantizer_parameters(*model).size() == 2 * quantizable_layers(*model).size() - 1);  // the patch embedding is a conv
+}
+
+TEST_CASE("SkipMatrixInit leaves matrices unwritten while it lives, and only then", "[quant]") {
+  // Initialisation draws from the generator: an unchanged generator shows nothing was written.
+  const auto build_layers = [] {
+    torch::nn::Sequential layers(QuantLinear(64, 32), QuantConv2d(QuantConv2dOptions(3, 8, 4).stride(4)));
+    models::init_linears_like_timm(*layers);
+  };
+  torch::manual_seed(0);
+  const auto undisturbed = torch::rand({4});
+  torch::manual_seed(0);
+  {
+    SkipMatrixInit skip;
+    { SkipMatrixInit nested; }
+    CHECK(matrix_init_skipped());
+    build_layers();
+  }
+  CHECK_FALSE(matrix_init_skipped());
+  CHECK(torch::equal(torch::rand({4}), undisturbed));
+  torch::manual_seed(0);
+  build_layers();
+  CHECK_FALSE(torch::equal(torch::rand({4}), undisturbed));
 }
 
 TEST_CASE("Ternary diagnostics report zeros, the α range and the flip rate", "[quant]") {

@@ -5,17 +5,19 @@
 #   progressive channel-wise: int8 1 epoch, then ternary 4 (the demo's own stages, TerViT's recipe)
 #   direct channel-wise:      ternary 5 epochs straight from fp
 #   progressive layer-wise:   int8 1 epoch, then layer-wise ternary 4
-# Prints a Markdown table of val top-1 (the demo run supplies the first row).
+# Prints a Markdown table of val top-1 (the demo run supplies the first row). Arguments are passed to
+# tervit-train, e.g. `--set runtime.threads=1` on a machine that is busy with other work.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=runs/demo_fashion_mnist
 fp="$demo/checkpoints/best-fp"
+extra_args=("$@")
 [[ -d "$fp" ]] || { echo "run tools/demo.sh first: $fp is missing" >&2; exit 2; }
 int8="{name: int8, epochs: 1, weight_quant: int8, lr: 2.0e-4, min_lr: 1.0e-6, init: $fp}"
 ternary_lr="lr: 5.0e-4, warmup_epochs: 0.2, min_lr: 1.0e-6"
 train() {  # run name, stage list
   ./build/tervit-train --config configs/demo_fashion_mnist.yaml --output "runs/ablation_$1" --resume auto \
-    --set "stages=$2" --set logging.progress=lines >/dev/null 2>"runs/ablation_$1.log"
+    --set "stages=$2" --set logging.progress=lines "${extra_args[@]}" >/dev/null 2>"runs/ablation_$1.log"
 }
 top1() {  # checkpoint folder
   ./build/tervit-eval --checkpoint "$1" --data data/fashion_mnist/val --batch-size 256 --threads 2 2>/dev/null |

@@ -113,7 +113,12 @@ PackedModel load_packed_model(const SafetensorsData& file, const std::string& so
   required_metadata(file, "config", source);
   packed.architecture = with_source(source, [&] { return *models::architecture_from_metadata(file.metadata); });
   packed.quant = quant_spec_from_json(required_metadata(file, "quant", source), source);
-  packed.model = models::create_model(packed.architecture);
+  {
+    // Every matrix is packed in the file or loaded from it below: building them in float without
+    // writing them keeps their pages out of the process's resident memory.
+    quant::SkipMatrixInit skip_init;
+    packed.model = models::create_model(packed.architecture);
+  }
   packed.model->eval();
   packed.class_names = read_class_names(file, packed.model->num_classes(), source);
 

@@ -5,9 +5,12 @@
 namespace tervit::quant {
 
 namespace {
+thread_local bool skip_matrix_init = false;
+
 // torch.nn's default init (kaiming_uniform with a = sqrt(5), bias uniform in +-1/sqrt(fan_in)), so an
 // unloaded layer starts where a PyTorch one would.
 void reset_like_torch(torch::Tensor& weight, torch::Tensor& bias) {
+  if (skip_matrix_init) return;
   torch::NoGradGuard no_grad;
   torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {
@@ -17,6 +20,10 @@ void reset_like_torch(torch::Tensor& weight, torch::Tensor& bias) {
   }
 }
 }  // namespace
+
+SkipMatrixInit::SkipMatrixInit() : previous_(skip_matrix_init) { skip_matrix_init = true; }
+SkipMatrixInit::~SkipMatrixInit() { skip_matrix_init = previous_; }
+bool matrix_init_skipped() { return skip_matrix_init; }
 
 QuantLinearImpl::QuantLinearImpl(const QuantLinearOptions& options_) : options(options_) { reset(); }
 

@@ -136,6 +136,7 @@ int bench_pack(const std::string& name, const std::string& out, const std::strin
 
 int bench_model(const std::string& mode, const std::string& name, const std::string& packed, const std::vector<int64_t>& batches,
                 const std::vector<int>& threads, double min_seconds) {
+  const double rss_before = peak_rss_megabytes();  // LibTorch and the rest of the process, without a model
   models::VisionModel model;
   if (mode == "fp") {
     model = models::create_model(name);
@@ -150,8 +151,8 @@ int bench_model(const std::string& mode, const std::string& name, const std::str
     if (const auto* kernel = dynamic_cast<const deploy::PackedTernaryLinear*>(layer->kernel().get()))
       model_bytes += static_cast<int64_t>(kernel->matrix().blocks.size() * sizeof(deploy::Block2Bit) +
                                           (kernel->matrix().alpha.size() + kernel->matrix().bias.size()) * sizeof(float));
-  std::printf("%-30s %-6s model tensors %.2f MB, peak RSS after loading %.1f MB\n", name.c_str(), mode.c_str(), model_bytes / 1e6,
-              peak_rss_megabytes());
+  std::printf("%-30s %-6s model tensors %.2f MB, peak RSS %.1f MB before loading, %.1f MB after\n", name.c_str(), mode.c_str(),
+              model_bytes / 1e6, rss_before, peak_rss_megabytes());
   std::printf("%-30s %-6s %6s %8s %12s %14s\n", "model", "mode", "batch", "threads", "images/s", "peak RSS MB");
   for (const auto batch : batches) {
     const auto images = torch::randn({batch, model->in_chans(), model->img_size(), model->img_size()});

@@ -52,6 +52,22 @@ class QuantizableLayer {
   MatrixKernelPtr kernel_;
 };
 
+// While one is alive on this thread, new QuantLinear/QuantConv2d layers reserve their weight and bias
+// without writing them, and init_linears_like_timm passes them by: the pages of a float matrix that is
+// about to be replaced (a packed model's) are then never touched, so they never count as resident.
+// Whoever holds one must load or replace every such tensor.
+class SkipMatrixInit {
+ public:
+  SkipMatrixInit();
+  ~SkipMatrixInit();
+  SkipMatrixInit(const SkipMatrixInit&) = delete;
+  SkipMatrixInit& operator=(const SkipMatrixInit&) = delete;
+
+ private:
+  bool previous_;
+};
+bool matrix_init_skipped();
+
 struct QuantLinearOptions {
   QuantLinearOptions(int64_t in_features, int64_t out_features)
       : in_features_(in_features), out_features_(out_features) {}
