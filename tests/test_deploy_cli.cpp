@@ -45,6 +45,8 @@ TEST_CASE("tervit-export packs a checkpoint folder with the quantizer settings i
   weights.metadata["quant"] = R"({"weight_quant": "ternary", "quant": {"delta": 0.6, "exclude": ["head.*"]}})";
   std::filesystem::create_directory(dir / "run");
   write_safetensors(dir / "run" / "model.safetensors", weights.tensors, weights.metadata);
+  std::ofstream(dir / "run" / "config.yaml") << "data: {crop_pct: 0.95, interpolation: bilinear, mean: [0.5, 0.5, 0.5], "
+                                                "std: [0.25, 0.25, 0.25], batch_size: 8}\n";
   const auto out = dir / "swin.packed.safetensors";
   const auto run = testing::run(dir, "tervit-export", "--threads 1 --checkpoint " + (dir / "run").string() + " --out " + out.string());
   REQUIRE(run.exit_code == 0);
@@ -53,6 +55,9 @@ TEST_CASE("tervit-export packs a checkpoint folder with the quantizer settings i
   CHECK_FALSE(file.tensors.count("head.fc.weight.packed"));
   const auto packed = deploy::load_packed_model(out, deploy::PackedMode::kExact);
   CHECK(deploy::quant_spec_json(packed.quant) == deploy::quant_spec_json(spec));
+  // The run's eval preprocessing travels with the model; the rest of its data section does not.
+  CHECK(packed.preprocess == nlohmann::json::parse(
+                                 R"({"crop_pct": 0.95, "interpolation": "bilinear", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})"));
   // The same values as ternarizing the fixture in process.
   const auto fixture = testing::quantized_fixture("swin_mini", spec);
   const auto expected = deploy::pack_model(*fixture.model, fixture.architecture, spec, {});

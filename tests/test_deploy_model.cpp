@@ -178,6 +178,23 @@ TEST_CASE("Bad packed files are rejected with a clear error", "[deploy]") {
     file.metadata["bits"] = "3";
     CHECK_THAT(load_error(file), Catch::Contains("expected 2 or 1.6"));
   }
+  SECTION("preprocessing metadata that is malformed") {
+    auto file = good;
+    file.metadata["preprocess"] = R"({"crop_pct": 0.9, "interpolation": "bilinear", "mean": [0.5, 0.5, 0.5], "std": [0.2, 0.2, 0.2]})";
+    CHECK(load_error(file).empty());
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"[0.9]", "is not a JSON object"},
+        {R"({"crop_pct": 1.5})", "crop_pct is not a number in (0, 1]"},
+        {R"({"interpolation": "lanczos"})", "lanczos"},
+        {R"({"mean": [0.5, 0.5]})", "mean is not 3 numbers"},
+        {R"({"std": [0.2, 0, 0.2]})", "std is not 3 numbers above 0"},
+        {R"({"scale": 1})", "unknown key 'scale'"}};
+    for (const auto& [metadata, message] : cases) {
+      file.metadata["preprocess"] = metadata;
+      CAPTURE(metadata);
+      CHECK_THAT(load_error(file), Catch::Contains("metadata 'preprocess'") && Catch::Contains(message));
+    }
+  }
 }
 
 TEST_CASE("Quantizer settings read back in the flat and in the trainer's stage shape", "[deploy]") {

@@ -121,9 +121,10 @@ TEST_CASE("tervit-train runs the stages, keeps checkpoints and tervit-eval score
   for (const auto* mode : {"exact", "int8"}) {
     const auto packed_eval = run(dir, "tervit-eval", "--packed " + packed + " --packed-mode " + mode + " --data " +
                                                          (tiny_fashion_mnist() / "val").string() +
-                                                         " --crop-pct 1 --interpolation bilinear --threads 1");
+                                                         " --threads 1");
     INFO(packed_eval.err);
     REQUIRE(packed_eval.exit_code == 0);
+    CHECK_THAT(packed_eval.err, Catch::Contains("crop_pct 1,"));  // the run's preprocessing, recorded in the file
     const auto packed_scores = nlohmann::json::parse(packed_eval.out);
     CHECK(packed_scores["top1"].get<double>() == Approx(scores["top1"].get<double>()).margin(100.0 * 2 / 160));
     CHECK(packed_scores["model_size_mb"].get<double>() == Approx(fs::file_size(packed) / 1e6));

@@ -44,7 +44,7 @@ struct LoadedModel {
   tervit::models::ModelArchitecture architecture;
   tervit::models::VisionModel model;
   tervit::quant::QuantSpec quant;
-  YAML::Node run_config;                // a checkpoint's run config; null for plain weights
+  YAML::Node run_config;                // a checkpoint's run config (a packed file's: its data section); null for plain weights
   std::vector<std::string> class_names;  // a packed file's; empty otherwise
 };
 
@@ -54,7 +54,10 @@ LoadedModel load_model(const EvalOptions& options, bool quant_given) {
     auto packed = deploy::load_packed_model(options.packed, deploy::parse_packed_mode(options.packed_mode));
     spdlog::info("{}: {} packed layers, {} kernels, {:.3f} MB file", options.packed, packed.packed_layers, options.packed_mode,
                  static_cast<double>(std::filesystem::file_size(options.packed)) / 1e6);
-    return {packed.architecture, packed.model, packed.quant, YAML::Node(), packed.class_names};
+    // The run's preprocessing recorded by tervit-export stands in for a checkpoint's data section.
+    YAML::Node run_config;
+    if (!packed.preprocess.is_null()) run_config["data"] = YAML::Load(packed.preprocess.dump());  // JSON is YAML
+    return {packed.architecture, packed.model, packed.quant, run_config, packed.class_names};
   }
   if (!options.checkpoint.empty()) {
     auto loaded = engine::load_checkpoint_model(options.checkpoint);
@@ -72,7 +75,7 @@ LoadedModel load_model(const EvalOptions& options, bool quant_given) {
   return {*architecture, model, options.quant, YAML::Node(), {}};
 }
 
-// Command-line values win; then a checkpoint's run config (data section); then timm's defaults.
+// Command-line values win; then a checkpoint's run config (data section) or a packed file's; then timm's defaults.
 tervit::data::EvalTransformOptions eval_transform_options(const EvalOptions& options, const CLI::App& app,
                                                           const LoadedModel& loaded) {
   using namespace tervit;

@@ -8,8 +8,10 @@
 
 #include "models/pretrained.h"
 #include "tervit/core/app.h"
+#include "tervit/core/config.h"
 #include "tervit/core/error.h"
 #include "tervit/core/safetensors.h"
+#include "tervit/core/yaml_json.h"
 #include "tervit/deploy/model_metadata.h"
 #include "tervit/deploy/packed_format.h"
 #include "tervit/engine/predict.h"
@@ -57,6 +59,18 @@ std::pair<tervit::SafetensorsData, tervit::quant::QuantSpec> read_source(const E
   return {std::move(weights), deploy::quant_spec_from_json(quant->second, source)};
 }
 
+// The run's eval preprocessing from a checkpoint's config.yaml (its data section), stored in the packed
+// file so that tervit-eval --packed evaluates as the run did; null when the folder has no config.
+nlohmann::json run_preprocess(const std::filesystem::path& checkpoint) {
+  const auto config = checkpoint / "config.yaml";
+  if (!std::filesystem::exists(config)) return nullptr;
+  const auto data = tervit::load_yaml_file(config)["data"];
+  nlohmann::json preprocess = nlohmann::json::object();
+  for (const auto* key : {"crop_pct", "interpolation", "mean", "std"})
+    if (data && data[key]) preprocess[key] = tervit::yaml_to_json(data[key]);
+  return preprocess.empty() ? nlohmann::json() : preprocess;
+}
+
 int run(const ExportOptions& options, const tervit::RuntimeOptions& runtime, bool quant_options_given) {
   using namespace tervit;
   start_runtime("tervit-export", runtime);  // packing runs on the CPU whatever the device
@@ -82,6 +96,7 @@ int run(const ExportOptions& options, const tervit::RuntimeOptions& runtime, boo
   pack.bits = deploy::parse_packed_bits(options.bits);
   pack.float_dtype = parse_float_dtype(options.float_dtype);
   if (!options.class_names.empty()) pack.class_names = engine::read_class_names(options.class_names, model->num_classes());
+  if (!options.checkpoint.empty()) pack.preprocess = run_preprocess(options.checkpoint);
   const auto file = deploy::pack_model(*model, *architecture, spec, pack);
   write_safetensors(options.out, file.tensors, file.metadata);
 

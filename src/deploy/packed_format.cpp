@@ -64,6 +64,7 @@ SafetensorsData pack_model(models::VisionModelImpl& model, const models::ModelAr
   file.metadata["bits"] = packed_bits_name(options.bits);
   file.metadata["quant"] = quant_spec_json(spec);
   if (!options.class_names.empty()) file.metadata["class_names"] = nlohmann::json(options.class_names).dump();
+  if (!options.preprocess.is_null()) file.metadata["preprocess"] = options.preprocess.dump();
   return file;
 }
 

@@ -8,10 +8,12 @@
 //   every other tensor under its timm name (biases, norms, embeddings, tokens, position tables, and the
 //   matrices left in full precision), F16 or F32
 // and the metadata: format, format_version, bits ("2" or "1.6"), family + config (the architecture),
-// quant (the quantizer settings, model_metadata.h), class_names (a JSON array, optional).
+// quant (the quantizer settings, model_metadata.h), class_names (a JSON array, optional), preprocess
+// (optional: the training run's eval preprocessing, a JSON object of crop_pct, interpolation, mean, std).
 // A layer's rows and cols are those of its weight (a conv's flattened to C_out x C_in·k·k).
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,7 @@ struct PackOptions {
   PackedBits bits = PackedBits::k2;
   torch::ScalarType float_dtype = torch::kFloat16;  // of every tensor but the packed ones and α (F16)
   std::vector<std::string> class_names;              // stored when not empty
+  nlohmann::json preprocess;                         // the run's crop_pct, interpolation, mean, std; stored when not null
 };
 
 // The file's tensors and metadata for `model`, whose quantizable layers carry the ternary quantizers

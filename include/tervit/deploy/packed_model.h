@@ -22,6 +22,7 @@ struct PackedModel {
   quant::QuantSpec quant;                // the settings the weights were ternarized with
   PackedBits bits = PackedBits::k2;
   std::vector<std::string> class_names;  // empty when the file has none
+  nlohmann::json preprocess;             // the training run's crop_pct, interpolation, mean, std (checked); null when none
   int64_t packed_layers = 0;             // layers running packed kernels; the others run in float
 };
 
