@@ -21,7 +21,7 @@ train() {  # run name, stage list
 }
 top1() {  # checkpoint folder
   ./build/tervit-eval --checkpoint "$1" --data data/fashion_mnist/val --batch-size 256 --threads 2 2>/dev/null |
-    /usr/bin/python3 -c 'import json, sys; print(f"{json.load(sys.stdin)[\"top1\"]:.2f}")'
+    /usr/bin/python3 -c 'import json, sys; print("%.2f" % json.load(sys.stdin)["top1"])'
 }
 mkdir -p runs
 train direct "[{name: ternary, epochs: 5, weight_quant: ternary, $ternary_lr, init: $fp}]"
