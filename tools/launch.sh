@@ -6,6 +6,8 @@
 # When a process fails, the others get SIGTERM (SIGKILL after --grace-s seconds) and the launcher exits
 # with the first failure's code (128 + signal for a process killed by one). SIGINT and SIGTERM sent to
 # the launcher go to every process: tervit-train then checkpoints and stops at the same step on all ranks.
+# (A launcher put in the background by a non-interactive shell ignores SIGINT, as bash starts such jobs;
+# send it SIGTERM.)
 set -uo pipefail
 
 usage() {
@@ -56,10 +58,10 @@ trap 'signal_all TERM' TERM
 status=0
 killer=""
 while ((${#running[@]})); do
-  finished=""
+  unset finished
   wait -n -p finished "${!running[@]}"
   code=$?
-  [ -n "$finished" ] || continue  # a signal to the launcher interrupted the wait
+  [ -n "${finished:-}" ] || continue  # a signal to the launcher interrupted the wait
   rank=${running[$finished]}
   unset "running[$finished]"
   if ((code != 0 && status == 0)); then
