@@ -49,8 +49,9 @@ for ((rank = 0; rank < processes; ++rank)); do
   running[$!]=$rank
 done
 
+# To each process's group (its pid): a wrapper script's children get the signal too.
 signal_all() {
-  for pid in "${!running[@]}"; do kill -s "$1" "$pid" 2>/dev/null; done
+  for pid in "${!running[@]}"; do kill -s "$1" -- "-$pid" 2>/dev/null; done
 }
 trap 'signal_all INT' INT
 trap 'signal_all TERM' TERM
@@ -72,7 +73,7 @@ while ((${#running[@]})); do
       sleep "$grace" &
       trap 'kill $! 2>/dev/null; exit' TERM
       wait $!
-      for pid in "${!running[@]}"; do kill -s KILL "$pid" 2>/dev/null; done
+      signal_all KILL
     ) &
     killer=$!
   fi
