@@ -25,7 +25,7 @@ namespace {
 // key bias's gradient is zero in exact arithmetic (softmax ignores a score shift shared by all keys), so
 // AdamW would turn rounding noise, which differs with the summation order, into lr-sized steps.
 std::string write_config(const TempDir& dir, int64_t batch_size, int64_t epochs) {
-  const auto path = dir / ("run-" + std::to_string(batch_size) + ".yaml");
+  const auto path = dir / "run.yaml";
   std::ofstream(path) << "model: {name: deit, architecture: {img_size: 28, patch_size: 7, embed_dim: 24, depth: 1, "
                          "num_heads: 2, num_classes: 10, qkv_bias: false, drop_path_rate: 0.0}}\n"
                       << "data: {root: " << tervit::testing::tiny_fashion_mnist().string() << ", batch_size: " << batch_size
@@ -57,49 +57,58 @@ std::optional<int> exit_within(int pid, std::chrono::seconds limit) {
 
 }  // namespace
 
-TEST_CASE("Two data-parallel processes of batch B train the weights of one process of batch 2B", "[cli][train][dist]") {
+TEST_CASE("Two data-parallel processes of batch B (or of two accumulated B/2) train the weights of one process of batch 2B", "[cli][train][dist]") {
   TempDir dir;
-  const auto single = dir / "single", parallel = dir / "parallel";
+  const auto single = dir / "single";
   const auto one = tervit::testing::run(dir, "tervit-train", "--config " + write_config(dir, 32, 1) + " --output " + single.string());
   INFO(one.err);
   REQUIRE(one.exit_code == 0);
-  // tools/launch.sh starts the two ranks as torchrun would.
-  const auto two = tervit::testing::run_command(dir, "bash " + std::string(TERVIT_SOURCE_DIR) + "/tools/launch.sh --nproc 2 -- " +
-                                                         executable("tervit-train") + " --config " + write_config(dir, 16, 1) +
-                                                         " --output " + parallel.string());
-  INFO(two.err);
-  REQUIRE(two.exit_code == 0);
-  CHECK_THAT(read_text(parallel / "train.log"), Catch::Contains("data parallel: 2 ranks (gloo)") && Catch::Contains("global batch 32"));
-
-  // 160 images in batches of 32: 5 steps, the same samples in each (rank r takes every other one).
   const auto weights = [](const fs::path& run) {
     return tervit::read_safetensors(tervit::testing::final_checkpoint(run) / "model.safetensors").tensors;
   };
-  const auto expected = weights(single), actual = weights(parallel);
-  REQUIRE(actual.size() == expected.size());
-  std::vector<torch::Tensor> all_expected, all_actual;
-  for (const auto& [name, tensor] : expected) {
-    INFO(name);
-    const auto& trained = actual.at(name);
-    // Per tensor a looser bound: a bias that started at zero has moved only by a few lr-sized steps, and
-    // AdamW scales the rounding differences of its near-zero gradient entries up to such steps. A tensor
-    // left out of the averaging would be off by far more.
-    CHECK(tervit::testing::relative_error(trained, tensor) <= 1e-4);
-    all_expected.push_back(tensor.reshape(-1));
-    all_actual.push_back(trained.reshape(-1));
-  }
-  CHECK(tervit::testing::relative_error(torch::cat(all_actual), torch::cat(all_expected)) <= 1e-5);
-  CHECK(tervit::testing::final_checkpoint(parallel).filename() == "step-000000005");
-
-  // Rank 0 alone wrote the logs: the same lines, the losses averaged over the ranks, and the evaluation
-  // summed over both halves of the validation set.
+  const auto expected = weights(single);
   const auto single_metrics = metrics_without_timing(single / "metrics.jsonl");
-  const auto parallel_metrics = metrics_without_timing(parallel / "metrics.jsonl");
-  REQUIRE(parallel_metrics.size() == single_metrics.size());
   REQUIRE(single_metrics.size() == 6);  // 5 steps and the epoch
-  for (size_t i = 0; i < 5; ++i) CHECK(parallel_metrics[i]["loss"].get<double>() == Approx(single_metrics[i]["loss"].get<double>()).epsilon(1e-5));
-  CHECK(parallel_metrics[5]["val_top1"].get<double>() == Approx(single_metrics[5]["val_top1"].get<double>()).margin(100.0 / 160));
-  CHECK(parallel_metrics[5]["val_loss"].get<double>() == Approx(single_metrics[5]["val_loss"].get<double>()).epsilon(1e-4));
+
+  // 160 images in batches of 32: 5 steps, the same samples in each (rank r takes every other one); the
+  // second run reaches 32 per step through two accumulated batches of 8 on each rank.
+  for (const auto& [name, args] : {std::pair<std::string, std::string>{"parallel", "--set data.batch_size=16"},
+                                   {"accumulated", "--set data.batch_size=8 --set optimizer.accum_steps=2"}}) {
+    INFO(name);
+    const auto parallel = dir / name;
+    // tools/launch.sh starts the two ranks as torchrun would.
+    const auto two = tervit::testing::run_command(dir, "bash " + std::string(TERVIT_SOURCE_DIR) + "/tools/launch.sh --nproc 2 -- " +
+                                                           executable("tervit-train") + " --config " + write_config(dir, 32, 1) +
+                                                           " --output " + parallel.string() + " " + args);
+    INFO(two.err);
+    REQUIRE(two.exit_code == 0);
+    CHECK_THAT(read_text(parallel / "train.log"), Catch::Contains("data parallel: 2 ranks (gloo)") && Catch::Contains("global batch 32"));
+    CHECK(tervit::testing::final_checkpoint(parallel).filename() == "step-000000005");
+
+    const auto actual = weights(parallel);
+    REQUIRE(actual.size() == expected.size());
+    std::vector<torch::Tensor> all_expected, all_actual;
+    for (const auto& [tensor_name, tensor] : expected) {
+      INFO(tensor_name);
+      const auto& trained = actual.at(tensor_name);
+      // Per tensor a looser bound: a bias that started at zero has moved only by a few lr-sized steps, and
+      // AdamW scales the rounding differences of its near-zero gradient entries up to such steps. A tensor
+      // left out of the averaging would be off by far more.
+      CHECK(tervit::testing::relative_error(trained, tensor) <= 1e-4);
+      all_expected.push_back(tensor.reshape(-1));
+      all_actual.push_back(trained.reshape(-1));
+    }
+    CHECK(tervit::testing::relative_error(torch::cat(all_actual), torch::cat(all_expected)) <= 1e-5);
+
+    // Rank 0 alone wrote the logs: the same lines, the losses averaged over the ranks, and the evaluation
+    // summed over both halves of the validation set.
+    const auto parallel_metrics = metrics_without_timing(parallel / "metrics.jsonl");
+    REQUIRE(parallel_metrics.size() == single_metrics.size());
+    for (size_t i = 0; i < 5; ++i)
+      CHECK(parallel_metrics[i]["loss"].get<double>() == Approx(single_metrics[i]["loss"].get<double>()).epsilon(1e-5));
+    CHECK(parallel_metrics[5]["val_top1"].get<double>() == Approx(single_metrics[5]["val_top1"].get<double>()).margin(100.0 / 160));
+    CHECK(parallel_metrics[5]["val_loss"].get<double>() == Approx(single_metrics[5]["val_loss"].get<double>()).epsilon(1e-4));
+  }
 }
 
 TEST_CASE("A rank that dies, hangs or never starts makes the others stop with an error within the timeout", "[cli][train][dist]") {
