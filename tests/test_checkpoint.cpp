@@ -42,12 +42,14 @@ TEST_CASE("Trainer state survives JSON exactly and malformed state is rejected b
   state.epoch_loss_sum = 1.0 / 3.0;
   state.interval_loss_sum = 0.1 + 0.2;
   state.best_top1 = -1;
+  state.world_size = 4;
   const auto parsed = parse_trainer_state(trainer_state_json(state), "state.json");
   CHECK(parsed.stage == 2);
   CHECK(parsed.global_step == 123456789);
   CHECK(parsed.epoch_loss_sum == state.epoch_loss_sum);  // bit-exact
   CHECK(parsed.interval_loss_sum == state.interval_loss_sum);
   CHECK(parsed.best_top1 == -1);
+  CHECK(parsed.world_size == 4);
 
   const auto text = trainer_state_json(state);
   CHECK_THROWS_WITH(parse_trainer_state(text.substr(0, text.size() / 2), "s.json"), Catch::Contains("s.json") && Catch::Contains("JSON"));
@@ -60,6 +62,12 @@ TEST_CASE("Trainer state survives JSON exactly and malformed state is rejected b
   json["epoch"] = -4;
   CHECK_THROWS_WITH(parse_trainer_state(json.dump(), "s.json"), Catch::Contains("out of range"));
   CHECK_THROWS_WITH(parse_trainer_state("[1, 2]", "s.json"), Catch::Contains("object"));
+  // Checkpoints written before data-parallel training: one process.
+  json = nlohmann::json::parse(text);
+  json.erase("world_size");
+  CHECK(parse_trainer_state(json.dump(), "s.json").world_size == 1);
+  json["world_size"] = 0;
+  CHECK_THROWS_WITH(parse_trainer_state(json.dump(), "s.json"), Catch::Contains("'world_size'"));
 }
 
 TEST_CASE("Checkpoints are written whole, found in step order, pruned, and partial ones ignored", "[engine][checkpoint]") {

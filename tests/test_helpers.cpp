@@ -4,7 +4,11 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <stdexcept>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,20 +51,26 @@ void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& 
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(std::min(count, bytes.size())));
 }
 
-Run run(const TempDir& dir, const std::string& program, const std::string& args) {
+std::string executable(const std::string& program) { return std::string(TERVIT_BINARY_DIR) + "/" + program; }
+
+Run run_command(const TempDir& dir, const std::string& command_line) {
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const auto command = std::string(TERVIT_BINARY_DIR) + "/" + program + " " + args + " >" + out.string() + " 2>" + err.string();
+  const auto command = command_line + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
+}
+
+Run run(const TempDir& dir, const std::string& program, const std::string& args) {
+  return run_command(dir, executable(program) + " " + args);
 }
 
 namespace {
 int decode_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status); }
 }  // namespace
 
-int spawn(const TempDir& dir, const std::string& program, const std::string& args) {
-  const auto command = "exec " + std::string(TERVIT_BINARY_DIR) + "/" + program + " " + args + " >>" +
-                       (dir / "stdout.txt").string() + " 2>>" + (dir / "stderr.txt").string();
+int spawn(const TempDir& dir, const std::string& program, const std::string& args, const std::string& environment) {
+  const auto command = "exec " + (environment.empty() ? "" : "env " + environment + " ") + executable(program) + " " + args +
+                       " >>" + (dir / "stdout.txt").string() + " 2>>" + (dir / "stderr.txt").string();
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
@@ -79,6 +89,19 @@ std::optional<int> exit_code_if_done(int pid) {
   int status = 0;
   if (::waitpid(pid, &status, WNOHANG) == 0) return std::nullopt;
   return decode_status(status);
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0;
+  ::close(fd);
+  if (!bound) throw std::runtime_error("free_port: no port could be bound on 127.0.0.1");
+  return ntohs(address.sin_port);
 }
 
 }  // namespace tervit::testing

@@ -42,14 +42,22 @@ struct Run {
 };
 // Runs `program` with `args` (shell-quoted where needed); output goes through files in `dir`.
 Run run(const TempDir& dir, const std::string& program, const std::string& args);
+// Runs a shell command line (e.g. a script of tools/ around an executable); output as for run().
+Run run_command(const TempDir& dir, const std::string& command_line);
+// The path of a tervit executable in the build folder.
+std::string executable(const std::string& program);
 
 // A tervit executable started in the background (stdout and stderr to files in `dir`), for tests that
-// signal or kill it while it runs.
-int spawn(const TempDir& dir, const std::string& program, const std::string& args);
+// signal or kill it while it runs. `environment`: "NAME=value ..." added to its environment.
+int spawn(const TempDir& dir, const std::string& program, const std::string& args, const std::string& environment = "");
 // Waits for a spawned process; its exit code, or -signal when a signal ended it.
 int wait_for(int pid);
 // The exit code when the process has ended, nullopt while it runs.
 std::optional<int> exit_code_if_done(int pid);
+
+// A TCP port on the loopback interface that nothing listens on (bound and released: free for the
+// test's next moments), for the rendezvous of data-parallel tests.
+int free_port();
 
 // ||actual - expected|| / ||expected||, the golden tests' error measure.
 inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {

@@ -70,6 +70,22 @@ TEST_CASE("Sampler: drop_last drops the uneven tail", "[loader]") {
   CHECK(all == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8});
 }
 
+TEST_CASE("Sampler: an unpadded split gives each index to exactly one rank (evaluation)", "[loader]") {
+  SamplerOptions options;
+  options.shuffle = false;
+  options.pad = false;
+  options.world_size = 3;
+  const std::vector<std::vector<int64_t>> expected{{0, 3, 6, 9}, {1, 4, 7}, {2, 5, 8}};
+  for (int64_t rank = 0; rank < 3; ++rank) {
+    options.rank = rank;
+    CHECK(epoch_indices(10, 0, options) == expected[static_cast<size_t>(rank)]);
+  }
+  options.rank = 2;
+  CHECK(epoch_indices(2, 0, options).empty());  // fewer images than ranks
+  options.drop_last = true;
+  CHECK_THROWS_WITH(epoch_indices(10, 0, options), Catch::Contains("pad"));
+}
+
 TEST_CASE("Sampler: repeated augmentation as DeiT's RASampler", "[loader]") {
   SamplerOptions options;
   options.shuffle = false;

@@ -9,25 +9,18 @@
 #include <thread>
 
 #include "test_helpers.h"
+#include "test_train_helpers.h"
 #include "tervit/core/safetensors.h"
-#include "tervit/data/idx.h"
 #include "tervit/engine/checkpoint.h"
 
 namespace fs = std::filesystem;
+using tervit::testing::final_checkpoint;
+using tervit::testing::metrics_without_timing;
 using tervit::testing::run;
 using tervit::testing::TempDir;
+using tervit::testing::tiny_fashion_mnist;
 
 namespace {
-
-// 160 training and 160 validation images, 10 classes.
-const fs::path& tiny_fashion_mnist() {
-  static TempDir dir;
-  static const fs::path root = [] {
-    tervit::data::export_fashion_mnist("/usr/share/datasets/fashion-mnist", dir / "fm", 160);
-    return dir / "fm";
-  }();
-  return root;
-}
 
 // Two stages (fp, ternary), one epoch each, 10 steps per epoch, a checkpoint every 3 steps.
 std::string write_config(const TempDir& dir, const std::string& fp_stage_keys = "lr: 1.0e-3") {
@@ -45,26 +38,6 @@ std::string write_config(const TempDir& dir, const std::string& fp_stage_keys = 
                          "  - {name: fp, epochs: 1, " << fp_stage_keys << "}\n"
                          "  - {name: ternary, epochs: 1, weight_quant: ternary, lr: 5.0e-4, reset_optimizer: false}\n";
   return path.string();
-}
-
-// The metrics log without its timing fields, which differ from run to run.
-std::vector<nlohmann::json> metrics_without_timing(const fs::path& file) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    auto json = nlohmann::json::parse(line);
-    for (const auto* key : {"img_per_s", "eval_img_per_s"}) json.erase(key);
-    lines.push_back(json);
-  }
-  return lines;
-}
-
-fs::path final_checkpoint(const fs::path& run) {
-  std::vector<fs::path> steps;
-  for (const auto& entry : fs::directory_iterator(run / "checkpoints"))
-    if (entry.path().filename().string().rfind("step-", 0) == 0) steps.push_back(entry.path());
-  std::sort(steps.begin(), steps.end());
-  return steps.back();
 }
 
 }  // namespace

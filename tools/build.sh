@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing and builds tervit (Release) into build/. Re-running only rebuilds changes.
+# TERVIT_TORCH_PREFIX=DIR builds against the LibTorch whose CMake package is in DIR (see install_deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install_deps.sh
 generator=()
 command -v ninja >/dev/null && [ ! -f build/CMakeCache.txt ] && generator=(-G Ninja)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${generator[@]}" >/dev/null
+prefix=()
+[ -z "${TERVIT_TORCH_PREFIX:-}" ] || prefix=(-DCMAKE_PREFIX_PATH="$TERVIT_TORCH_PREFIX")
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${generator[@]}" "${prefix[@]}" >/dev/null
 cmake --build build --parallel "$(nproc)"

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Installs every dependency of tervit on Debian 12. Idempotent: packages already present are skipped,
-# and OpenBLAS is (re)selected as the BLAS/LAPACK provider every time, because LibTorch is otherwise
-# linked to the reference BLAS, 20-40x slower.
+# Installs every dependency of tervit on Debian 12 (and on the Ubuntu 22.04 of NVIDIA's PyTorch images,
+# for docker/Dockerfile). Idempotent: packages already present are skipped, and OpenBLAS is (re)selected
+# as the BLAS/LAPACK provider every time, because LibTorch is otherwise linked to the reference BLAS,
+# 20-40x slower.
+#   TERVIT_TORCH_PREFIX=DIR: LibTorch comes from DIR (its CMake package, e.g. a CUDA LibTorch or
+#   python -c 'import torch; print(torch.utils.cmake_prefix_path)'); Debian's CPU libtorch-dev is skipped.
 set -euo pipefail
 
+distribution=$(. /etc/os-release 2>/dev/null && echo "${ID:-debian}" || echo debian)
 packages=(
   build-essential cmake ninja-build pkg-config
-  libtorch-dev libgloo-dev
+  libgloo-dev  # Gloo's headers, which LibTorch's c10d headers include
   libopenblas0-openmp
   libyaml-cpp-dev libspdlog-dev libcli11-dev libopencv-dev nlohmann-json3-dev catch2
-  zlib1g-dev libjpeg62-turbo-dev
+  zlib1g-dev
   dataset-fashion-mnist
 )
+if [ -n "${TERVIT_TORCH_PREFIX:-}" ]; then
+  echo "[install_deps] LibTorch from TERVIT_TORCH_PREFIX=$TERVIT_TORCH_PREFIX (libtorch-dev not installed)"
+else
+  packages+=(libtorch-dev)
+fi
+if [ "$distribution" = ubuntu ]; then packages+=(libjpeg-turbo8-dev); else packages+=(libjpeg62-turbo-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do

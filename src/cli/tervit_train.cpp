@@ -1,9 +1,12 @@
-// tervit-train: trains a model through a config's stages (TerViT: 8-bit, then ternary).
+// tervit-train: trains a model through a config's stages (TerViT: 8-bit, then ternary). Started by
+// torchrun, tools/launch.sh or srun (their variables set), each process is one rank of a data-parallel run.
 #include <spdlog/spdlog.h>
 
 #include "tervit/core/app.h"
 #include "tervit/core/config.h"
 #include "tervit/core/error.h"
+#include "tervit/engine/process_group.h"
+#include "tervit/engine/rendezvous.h"
 #include "tervit/engine/trainer.h"
 
 int main(int argc, char** argv) {
@@ -25,6 +28,10 @@ int main(int argc, char** argv) {
     if (app.count("--threads") == 0) runtime.threads = config.get<int>("runtime.threads");
     if (app.count("--device") == 0) runtime.device = config.get<std::string>("runtime.device");
     if (app.count("--log-level") == 0) runtime.log_level = config.get<std::string>("runtime.log_level");
+    auto rendezvous = tervit::engine::rendezvous_from_environment();
+    if (rendezvous && rendezvous->world_size == 1) rendezvous.reset();  // one process: no group at all
+    // Rank 0 speaks for the run; the others report errors only (unless debugging).
+    if (rendezvous && rendezvous->rank > 0 && runtime.log_level != "debug" && runtime.log_level != "trace") runtime.log_level = "error";
 
     tervit::engine::TrainerOptions options;
     options.resume = resume;
@@ -34,6 +41,15 @@ int main(int argc, char** argv) {
     if (std::filesystem::exists(options.run_dir) && !std::filesystem::is_directory(options.run_dir))
       throw tervit::Error("--output " + options.run_dir.string() + " is a file, not a folder");
     options.device = tervit::start_runtime("tervit-train", runtime);
+    if (rendezvous) {
+      spdlog::set_pattern("[%H:%M:%S.%e] [rank " + std::to_string(rendezvous->rank) + "] [%^%l%$] %v");
+      options.device = tervit::engine::device_for_local_rank(options.device, *rendezvous);
+      const std::chrono::duration<double> timeout(config.get<double>("runtime.dist_timeout_s"));
+      spdlog::info("data parallel ({}): rank {} of {} on {}, meeting at {}:{}", rendezvous->launcher, rendezvous->rank,
+                   rendezvous->world_size, options.device.str(), rendezvous->master_addr, rendezvous->master_port);
+      options.group = std::make_shared<tervit::engine::ProcessGroup>(
+          *rendezvous, options.device, std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+    }
     spdlog::info("run folder {}", options.run_dir.string());
     tervit::engine::Trainer trainer(std::move(config), options);
     return trainer.run();

@@ -182,6 +182,9 @@ const std::vector<KeySpec>& config_schema() {
       {"runtime.seed", ValueType::kInt, "0", 0},
       {"runtime.log_level", ValueType::kString, "info"},
       {"runtime.amp", ValueType::kString, "none"},
+      // Data parallel: how long a rank waits for the others (rendezvous, each collective) before it
+      // stops with an error; also bounds how long a rank may spend alone (rank 0 writing checkpoints).
+      {"runtime.dist_timeout_s", ValueType::kFloat, "600", 1},
       {"stages", ValueType::kList, ""},
   };
   return schema;

@@ -42,6 +42,8 @@ void validate_sampler_options(const SamplerOptions& options) {
     throw Error("sampler: rank " + std::to_string(options.rank) + " outside [0, " + std::to_string(options.world_size) + ")");
   }
   if (options.repeats < 1) throw Error("sampler: repeats must be >= 1, got " + std::to_string(options.repeats));
+  if (!options.pad && (options.repeats != 1 || options.drop_last))
+    throw Error("sampler: an unpadded split (pad false) cannot repeat samples or drop the tail");
 }
 
 std::vector<int64_t> epoch_indices(int64_t dataset_size, int64_t epoch, const SamplerOptions& options) {
@@ -49,6 +51,7 @@ std::vector<int64_t> epoch_indices(int64_t dataset_size, int64_t epoch, const Sa
   if (dataset_size <= 0) return {};
   const int64_t world = options.world_size;
   const std::vector<int64_t> order = base_order(dataset_size, epoch, options);
+  if (!options.pad) return pad_and_shard(order, dataset_size, options);
   if (options.repeats == 1) {
     const bool drop_tail = options.drop_last && dataset_size % world != 0;
     const int64_t per_rank = drop_tail ? ceil_div(dataset_size - world, world) : ceil_div(dataset_size, world);

@@ -14,12 +14,13 @@ std::unique_ptr<data::DataLoader> make_eval_loader(std::vector<data::Sample> sam
   options.sampler.shuffle = false;
   options.sampler.rank = rank;
   options.sampler.world_size = world_size;
+  options.sampler.pad = false;  // every image once over all ranks: summed counts give the exact top-1
   return std::make_unique<data::DataLoader>(
       std::move(samples), [transform](const cv::Mat& rgb8, data::Rng&) { return data::eval_transform(rgb8, transform); },
       options);
 }
 
-EvalResult evaluate(models::VisionModelImpl& model, data::DataLoader& loader, const torch::Device& device) {
+EvalResult evaluate(models::VisionModelImpl& model, data::DataLoader& loader, const torch::Device& device, ProcessGroup* group) {
   torch::NoGradGuard no_grad;
   model.eval();
   const auto start = std::chrono::steady_clock::now();
@@ -38,6 +39,18 @@ EvalResult evaluate(models::VisionModelImpl& model, data::DataLoader& loader, co
     top1 += hits.select(1, 0).sum().item<int64_t>();
     top5 += hits.any(1).sum().item<int64_t>();
     images += labels.size(0);
+  }
+  if (group != nullptr) {
+    // float64 holds counts exactly up to 2^53.
+    auto sums = torch::tensor({loss_sum, static_cast<double>(top1), static_cast<double>(top5), static_cast<double>(images)},
+                              torch::kFloat64)
+                    .to(group->device());
+    group->all_reduce_sum(sums).wait();
+    sums = sums.cpu();
+    loss_sum = sums[0].item<double>();
+    top1 = static_cast<int64_t>(sums[1].item<double>());
+    top5 = static_cast<int64_t>(sums[2].item<double>());
+    images = static_cast<int64_t>(sums[3].item<double>());
   }
   EvalResult result;
   result.images = images;

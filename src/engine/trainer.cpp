@@ -19,6 +19,7 @@
 #include "tervit/data/random.h"
 #include "tervit/engine/checkpoint.h"
 #include "tervit/engine/evaluate.h"
+#include "tervit/engine/gradient_reducer.h"
 #include "tervit/engine/losses.h"
 #include "tervit/engine/lr_schedule.h"
 #include "tervit/engine/metrics_log.h"
@@ -40,8 +41,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // Keys a resumed run may change: where and how fast it runs, and what it logs and keeps.
-const std::vector<std::string> kResumableKeys{"runtime.device", "runtime.threads", "runtime.log_level", "data.workers",
-                                              "data.eval_batch_size", "logging", "checkpoint"};
+const std::vector<std::string> kResumableKeys{"runtime.device", "runtime.threads", "runtime.log_level", "runtime.dist_timeout_s",
+                                              "data.workers", "data.eval_batch_size", "logging", "checkpoint"};
 
 struct Stage {
   std::string name;
@@ -89,6 +90,35 @@ double round_to(double value, int digits) {
   return std::round(value * scale) / scale;
 }
 
+// Everything that must start equal on every rank: parameters, buffers and the quantizers' tensors.
+std::vector<torch::Tensor> state_tensors(torch::nn::Module& model) {
+  auto tensors = model.parameters();
+  for (const auto& buffer : model.buffers()) tensors.push_back(buffer);
+  for (const auto& quantizer : quant::quantizer_parameters(model)) tensors.push_back(quantizer);
+  return tensors;
+}
+
+// The mean over the ranks of a micro-batch's loss. It is not finite when any rank's is not, so that
+// every rank skips the same steps, or stops at the same one.
+double mean_over_ranks(ProcessGroup* group, double value) {
+  if (group == nullptr) return value;
+  auto sum = torch::tensor({value}, torch::kFloat64).to(group->device());
+  group->all_reduce_sum(sum).wait();
+  return sum.cpu().item<double>() / static_cast<double>(group->world_size());
+}
+
+// The stop signal (SIGINT/SIGTERM) when any rank received one, so that every rank stops after the same
+// step; 0 when none did.
+int agreed_stop_signal(ProcessGroup* group) {
+  const int signal = stop_requested();
+  if (group == nullptr) return signal;
+  auto received = torch::tensor({signal != 0 ? 1.0 : 0.0, static_cast<double>(signal)}, torch::kFloat64).to(group->device());
+  group->all_reduce_sum(received).wait();
+  received = received.cpu();
+  const double ranks = received[0].item<double>();
+  return ranks == 0 ? 0 : static_cast<int>(std::lround(received[1].item<double>() / ranks));
+}
+
 }  // namespace
 
 struct Trainer::State {
@@ -112,10 +142,15 @@ struct Trainer::State {
   LrScheduleOptions schedule;
   std::unique_ptr<ModelEma> ema;
   quant::TernaryDiagnostics diagnostics;
-  std::unique_ptr<MetricsLog> metrics;
+  std::unique_ptr<MetricsLog> metrics;  // rank 0's only
+  std::unique_ptr<GradientReducer> reducer;  // data parallel only
 
   State(Config c, TrainerOptions o) : config(std::move(c)), options(std::move(o)) {}
   fs::path checkpoints_dir() const { return options.run_dir / "checkpoints"; }
+  ProcessGroup* group() const { return options.group.get(); }
+  int64_t rank() const { return options.group ? options.group->rank() : 0; }
+  int64_t world_size() const { return options.group ? options.group->world_size() : 1; }
+  bool writes_run_folder() const { return rank() == 0; }
   int64_t accum_steps() const { return config.get<int64_t>("optimizer.accum_steps"); }
   int64_t steps_per_epoch() const {
     return (data.train_loader->batches_per_epoch() + accum_steps() - 1) / accum_steps();
@@ -134,7 +169,7 @@ Trainer::Trainer(Config config, TrainerOptions options) : s_(std::make_unique<St
   s.architecture = models::model_architecture(s.config.get<std::string>("model.name"), s.config.node("model.architecture"));
   torch::manual_seed(s.config.get<uint64_t>("runtime.seed"));
   s.model = models::create_model(s.architecture);
-  s.data = make_train_data(s.config, s.model->num_classes(), s.model->img_size(), s.options.sharding,
+  s.data = make_train_data(s.config, s.model->num_classes(), s.model->img_size(), Sharding{s.rank(), s.world_size()},
                            s.options.device.is_cuda());
 
   // Where the run starts: a checkpoint, or the beginning.
@@ -160,6 +195,10 @@ Trainer::Trainer(Config config, TrainerOptions options) : s_(std::make_unique<St
       throw Error("--resume " + resume_folder.string() + ": the checkpoint belongs to a run with another config (" + *key +
                   " differs); resume with the config it was written with, or start a new run folder");
     s.position = s.resume_from->state;
+    if (s.position.world_size != s.world_size())
+      throw Error("--resume " + resume_folder.string() + ": the checkpoint was trained by " + std::to_string(s.position.world_size) +
+                  " data-parallel processes, this run has " + std::to_string(s.world_size()) +
+                  "; resume with the same number (its data position and global batch depend on it)");
     if (s.position.stage > static_cast<int64_t>(s.stages.size()) ||
         (s.position.stage < static_cast<int64_t>(s.stages.size()) && s.position.epoch > s.stages[s.position.stage].epochs))
       throw Error(resume_folder.string() + ": trainer state points past the config's stages");
@@ -194,6 +233,22 @@ Trainer::Trainer(Config config, TrainerOptions options) : s_(std::make_unique<St
                   " classes, the model " + std::to_string(s.model->num_classes()));
     s.teacher->to(s.options.device);
     s.teacher->eval();
+    if (s.group()) s.group()->broadcast(state_tensors(*s.teacher));
+  }
+  if (s.group()) {
+    // Every rank must continue the same run: one that does not see rank 0's checkpoints (run folder not
+    // on a shared file system) would train from another start.
+    const int64_t own = s.resume_from ? s.position.global_step : -1;
+    auto rank0 = torch::tensor({own}, torch::kInt64).to(s.group()->device());
+    s.group()->broadcast({rank0});
+    const int64_t rank0_step = rank0.cpu().item<int64_t>();
+    auto differs = torch::tensor({rank0_step != own ? 1.0 : 0.0}, torch::kFloat64).to(s.group()->device());
+    s.group()->all_reduce_sum(differs).wait();
+    const auto describe = [](int64_t step) { return step < 0 ? std::string("none") : "step " + std::to_string(step); };
+    if (differs.cpu().item<double>() > 0)
+      throw Error("the ranks do not resume from the same checkpoint (rank " + std::to_string(s.rank()) + ": " + describe(own) +
+                  ", rank 0: " + describe(rank0_step) + "); every rank must see the run folder " + s.options.run_dir.string() +
+                  " (a shared file system)");
   }
 }
 
@@ -202,10 +257,12 @@ Trainer::~Trainer() = default;
 int Trainer::run() {
   auto& s = *s_;
   const auto& config = s.config;
-  fs::create_directories(s.checkpoints_dir());
-  write_file_atomically(s.options.run_dir / "config.yaml", config.dump());
-  add_log_file(s.options.run_dir / "train.log");
-  s.metrics = std::make_unique<MetricsLog>(s.options.run_dir / "metrics.jsonl", s.resume_from ? s.position.metrics_bytes : 0);
+  if (s.writes_run_folder()) {
+    fs::create_directories(s.checkpoints_dir());
+    write_file_atomically(s.options.run_dir / "config.yaml", config.dump());
+    add_log_file(s.options.run_dir / "train.log");
+    s.metrics = std::make_unique<MetricsLog>(s.options.run_dir / "metrics.jsonl", s.resume_from ? s.position.metrics_bytes : 0);
+  }
   install_stop_handlers();
   Progress progress(config.get<std::string>("logging.progress") == "bar"     ? ProgressStyle::kBar
                     : config.get<std::string>("logging.progress") == "lines" ? ProgressStyle::kLines
@@ -220,7 +277,7 @@ int Trainer::run() {
   const auto smoothing = config.get<double>("augment.smoothing");
   const auto ema_decay = config.get<double>("optimizer.ema_decay");
   const auto betas = config.get<std::vector<double>>("optimizer.betas");
-  const int64_t global_batch = config.get<int64_t>("data.batch_size") * s.accum_steps() * s.options.sharding.world_size;
+  const int64_t global_batch = config.get<int64_t>("data.batch_size") * s.accum_steps() * s.world_size();
   auto* distilled_deit = dynamic_cast<models::DeiTImpl*>(s.model.get());
   const bool distill_token = distilled_deit != nullptr && distilled_deit->options().distilled();
   if (s.resume_from) spdlog::info("resuming at stage {} epoch {} batch {} (step {})", s.position.stage, s.position.epoch,
@@ -241,11 +298,13 @@ int Trainer::run() {
     c.state = position;
     c.state.metrics_bytes = s.metrics->bytes();
     c.state.loss_scale = s.scaler.scale();
+    c.state.world_size = s.world_size();
     c.config_yaml = config.dump();
     return c;
   };
-  // A failed write is fatal (exit 1), but the checkpoints written before it stay usable.
+  // A failed write is fatal (exit 1), but the checkpoints written before it stay usable. Rank 0 writes.
   const auto save = [&](const Stage& stage, const TrainerState& position, const fs::path& folder) {
+    if (!s.writes_run_folder()) return;
     try {
       if (fs::exists(folder)) replace_checkpoint(folder, make_checkpoint(stage, position));
       else write_checkpoint(folder, make_checkpoint(stage, position));
@@ -256,7 +315,7 @@ int Trainer::run() {
   const auto save_step_checkpoint = [&](const Stage& stage, const TrainerState& position) {
     const auto folder = s.checkpoints_dir() / checkpoint_name(position.global_step);
     save(stage, position, folder);
-    prune_checkpoints(s.checkpoints_dir(), keep_last);
+    if (s.writes_run_folder()) prune_checkpoints(s.checkpoints_dir(), keep_last);
     return folder;
   };
 
@@ -275,6 +334,7 @@ int Trainer::run() {
     }
     const auto quantized = quant::apply_quant_spec(*s.model, stage.quant);
     if (s.resume_from && !fresh) quant::load_quantizer_state(*s.model, s.resume_from->quantizers, "resume checkpoint");
+    if (s.group()) s.group()->broadcast(state_tensors(*s.model));
 
     auto groups = adamw_param_groups(*s.model, stage.weight_decay);
     const auto quantizer_tensors = quant::quantizer_parameters(*s.model);
@@ -291,6 +351,8 @@ int Trainer::run() {
         o.betas(defaults.betas()).eps(defaults.eps());
       }
     s.optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups), defaults);
+    s.reducer.reset();
+    if (s.group()) s.reducer = std::make_unique<GradientReducer>(s.trained, s.options.group);
     if (s.resume_from && (!fresh || !stage.reset_optimizer))
       load_adamw_state(*s.optimizer, s.resume_from->optimizer, "resume checkpoint optimizer state");
     else if (carried_optimizer_state && !stage.reset_optimizer)
@@ -317,6 +379,9 @@ int Trainer::run() {
     spdlog::info("stage {} ({}/{}): {} for {} epochs, {} quantized layers, peak lr {:.3g} (global batch {}), {} steps",
                  stage.name, s.position.stage + 1, s.stages.size(), quant::describe(stage.quant), stage.epochs,
                  quantized.size(), s.schedule.peak_lr, global_batch, s.schedule.total_steps);
+    if (s.reducer)
+      spdlog::info("data parallel: {} ranks ({}), {} images per rank and batch, gradients in {} buckets", s.world_size(),
+                   s.group()->backend_name(), config.get<int64_t>("data.batch_size"), s.reducer->bucket_count());
 
     for (; s.position.epoch < stage.epochs; ++s.position.epoch) {
       auto& loader = *s.data.train_loader;
@@ -336,8 +401,11 @@ int Trainer::run() {
           s.optimizer->zero_grad();
           group_skipped = false;
         }
-        // Dropout and drop path draw from a generator seeded per batch, so a resumed run draws the same.
-        torch::manual_seed(data::mix_seed({seed, static_cast<uint64_t>(s.position.global_step), static_cast<uint64_t>(b)}));
+        // Dropout and drop path draw from a generator seeded per batch, so a resumed run draws the same;
+        // each rank of a data-parallel run draws its own.
+        const auto step_seed = static_cast<uint64_t>(s.position.global_step);
+        torch::manual_seed(s.group() ? data::mix_seed({seed, step_seed, static_cast<uint64_t>(b), static_cast<uint64_t>(s.rank())})
+                                     : data::mix_seed({seed, step_seed, static_cast<uint64_t>(b)}));
         const auto images = batch->images.to(s.options.device, /*non_blocking=*/true);
         const auto labels = batch->labels.to(s.options.device, true);
         torch::Tensor loss;
@@ -363,7 +431,7 @@ int Trainer::run() {
                    distillation_loss(distill_logits.to(torch::kFloat32), teacher_logits, s.distill, s.distill_tau) * s.distill_alpha;
           }
         }
-        const double loss_value = loss.item<double>();
+        const double loss_value = mean_over_ranks(s.group(), loss.item<double>());
         if (!std::isfinite(loss_value)) {
           const auto where = "stage '" + stage.name + "' epoch " + std::to_string(s.position.epoch + 1) + " step " +
                              std::to_string(s.position.global_step + 1) + " (batch " + std::to_string(b) + ")";
@@ -378,13 +446,16 @@ int Trainer::run() {
           group_skipped = true;
           spdlog::warn("loss is not finite at {}: step skipped ({} of {} allowed)", where, s.position.nonfinite_skips, max_skips);
         } else {
+          // Only the group's last backward pass communicates: the ones before accumulate locally.
+          if (s.reducer) s.reducer->prepare(group_end);
           s.scaler.scale_loss(loss / static_cast<double>(s.accum_steps())).backward();
+          if (s.reducer && group_end) s.reducer->finish();
           p.interval_loss_sum += loss_value;
           p.epoch_loss_sum += loss_value;
           ++p.interval_loss_count;
           ++p.epoch_loss_count;
         }
-        interval_images += images.size(0);
+        interval_images += images.size(0) * s.world_size();
         ++s.position.batch;
         if (!group_end) continue;
 
@@ -400,9 +471,10 @@ int Trainer::run() {
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
         const double images_per_second = seconds > 0 ? static_cast<double>(interval_images) / seconds : 0;
         const int64_t step_in_epoch = (s.position.batch + s.accum_steps() - 1) / s.accum_steps();
-        progress.update(label, step_in_epoch, s.steps_per_epoch(), p.interval_loss_count ? p.interval_loss_sum / p.interval_loss_count : 0, lr,
+        if (s.writes_run_folder())
+          progress.update(label, step_in_epoch, s.steps_per_epoch(), p.interval_loss_count ? p.interval_loss_sum / p.interval_loss_count : 0, lr,
                         images_per_second);
-        if (s.position.global_step % log_every == 0) {
+        if (s.position.global_step % log_every == 0 && s.writes_run_folder()) {
           nlohmann::ordered_json line{{"kind", "step"},
                                       {"stage", stage.name},
                                       {"epoch", s.position.epoch + 1},
@@ -422,13 +494,15 @@ int Trainer::run() {
             if (flip_layers > 0) line["flip_rate"] = flips / static_cast<double>(flip_layers);
           }
           s.metrics->write(line);
+        }
+        if (s.position.global_step % log_every == 0) {
           p.interval_loss_sum = 0;
           p.interval_loss_count = 0;
           interval_images = 0;
           interval_start = std::chrono::steady_clock::now();
         }
         // At the epoch's last batch the epoch end below checkpoints and stops.
-        if (const int signal = stop_requested(); signal != 0 && p.batch < batches) {
+        if (const int signal = agreed_stop_signal(s.group()); signal != 0 && p.batch < batches) {
           progress.finish();
           const auto folder = save_step_checkpoint(stage, p);
           spdlog::warn("signal {} received: stopped after step {}, checkpoint {} written; continue with --resume auto",
@@ -440,7 +514,7 @@ int Trainer::run() {
 
       // End of epoch: evaluate, log, checkpoint (the position moves to the next epoch first).
       progress.finish();
-      auto result = evaluate(*s.model, *s.data.val_loader, s.options.device);
+      auto result = evaluate(*s.model, *s.data.val_loader, s.options.device, s.group());
       nlohmann::ordered_json line{{"kind", "epoch"},
                                   {"stage", stage.name},
                                   {"epoch", s.position.epoch + 1},
@@ -452,11 +526,11 @@ int Trainer::run() {
                                   {"eval_img_per_s", round_to(result.images_per_second, 1)}};
       if (s.ema) {
         ModelEma::Swap swap(*s.model, *s.ema);
-        line["ema_val_top1"] = evaluate(*s.model, *s.data.val_loader, s.options.device).top1;
+        line["ema_val_top1"] = evaluate(*s.model, *s.data.val_loader, s.options.device, s.group()).top1;
       }
       const bool best = result.top1 > p.best_top1;
       if (best) p.best_top1 = result.top1;
-      s.metrics->write(line);
+      if (s.writes_run_folder()) s.metrics->write(line);
       spdlog::info("{}: val top-1 {}% top-5 {}% loss {}{}", label, fixed(result.top1, 2), fixed(result.top5, 2),
                    fixed(result.loss, 4), best ? " (best of the stage)" : "");
       // The checkpoint records the next position: the next epoch, or the next stage from its start.
@@ -477,7 +551,7 @@ int Trainer::run() {
       p.batch = 0;
       p.epoch_loss_sum = 0;
       p.epoch_loss_count = 0;
-      if (const int signal = stop_requested()) {
+      if (const int signal = agreed_stop_signal(s.group())) {
         spdlog::warn("signal {} received: stopped at the end of an epoch; continue with --resume auto", signal);
         return kExitOk;
       }

@@ -37,7 +37,8 @@ std::string trainer_state_json(const TrainerState& s) {
                               {"epoch_loss_sum", s.epoch_loss_sum},
                               {"epoch_loss_count", s.epoch_loss_count},
                               {"interval_loss_sum", s.interval_loss_sum},
-                              {"interval_loss_count", s.interval_loss_count}};
+                              {"interval_loss_count", s.interval_loss_count},
+                              {"world_size", s.world_size}};
   return json.dump(2) + "\n";
 }
 
@@ -65,6 +66,7 @@ TrainerState parse_trainer_state(const std::string& text, const std::string& sou
   s.epoch_loss_count = field<int64_t>(json, "epoch_loss_count", source, 0);
   s.interval_loss_sum = field<double>(json, "interval_loss_sum", source, -1e308);
   s.interval_loss_count = field<int64_t>(json, "interval_loss_count", source, 0);
+  if (json.contains("world_size")) s.world_size = field<int64_t>(json, "world_size", source, 1);
   return s;
 }
 

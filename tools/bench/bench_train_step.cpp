@@ -1,6 +1,10 @@
 // Training-step time (forward, cross-entropy, backward, AdamW step) in full precision and with ternary
 // weights, same model, batch and threads. Issue 4's goal: ternary at most 1.15x full precision.
 //   build/bench_train_step --model deit_tiny_patch16_224 --batch 32 --threads 1,2 --steps 5
+// Started as a data-parallel group (tools/launch.sh, torchrun), it measures the scaling instead: rank 0
+// alone, then every rank with its gradients averaged (batch per rank), the throughput of both, the
+// all-reduce time that backward did not hide, and the time of one all-reduce of all gradients alone.
+//   tools/launch.sh --nproc 2 -- build/bench_train_step --model deit_tiny_patch16_224 --batch 32 --threads 1
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -8,26 +12,33 @@
 #include "models/registry.h"
 #include "tervit/core/app.h"
 #include "tervit/core/runtime.h"
+#include "tervit/engine/gradient_reducer.h"
+#include "tervit/engine/process_group.h"
+#include "tervit/engine/rendezvous.h"
 #include "tervit/quant/quant_layers.h"
 #include "tervit/quant/quant_spec.h"
 
 namespace {
 
-// A model with its optimizer (the quantizer's learnable tensors included, though plain ternary has none).
+// A model with its optimizer (the quantizer's learnable tensors included, though plain ternary has none)
+// and, in a data-parallel group, the reducer that averages its gradients.
 struct Trainee {
   tervit::models::VisionModel model;
+  std::vector<torch::Tensor> parameters;
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<tervit::engine::GradientReducer> reducer;
 };
 
 Trainee make_trainee(const std::string& name, tervit::quant::WeightQuant weight_quant) {
   torch::manual_seed(0);
-  Trainee trainee{tervit::models::create_model(name), nullptr};
+  Trainee trainee{tervit::models::create_model(name), {}, nullptr, nullptr};
   trainee.model->train();
   tervit::quant::apply_quant_spec(*trainee.model, tervit::quant::QuantSpec().weight_quant(weight_quant));
-  auto parameters = trainee.model->parameters();
+  trainee.parameters = trainee.model->parameters();
   const auto quantizer_parameters = tervit::quant::quantizer_parameters(*trainee.model);
-  parameters.insert(parameters.end(), quantizer_parameters.begin(), quantizer_parameters.end());
-  trainee.optimizer = std::make_unique<torch::optim::AdamW>(parameters, torch::optim::AdamWOptions(5e-4).weight_decay(0.05));
+  trainee.parameters.insert(trainee.parameters.end(), quantizer_parameters.begin(), quantizer_parameters.end());
+  trainee.optimizer =
+      std::make_unique<torch::optim::AdamW>(trainee.parameters, torch::optim::AdamWOptions(5e-4).weight_decay(0.05));
   return trainee;
 }
 
@@ -35,7 +46,9 @@ Trainee make_trainee(const std::string& name, tervit::quant::WeightQuant weight_
 double step_ms(Trainee& trainee, const torch::Tensor& images, const torch::Tensor& labels) {
   const auto start = std::chrono::steady_clock::now();
   trainee.optimizer->zero_grad();
+  if (trainee.reducer) trainee.reducer->prepare(true);
   torch::nn::functional::cross_entropy(trainee.model->forward(images), labels).backward();
+  if (trainee.reducer) trainee.reducer->finish();
   trainee.optimizer->step();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -43,6 +56,54 @@ double step_ms(Trainee& trainee, const torch::Tensor& images, const torch::Tenso
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
+}
+
+// Every rank waits here until all have arrived.
+void barrier(tervit::engine::ProcessGroup& group) { group.all_reduce_sum(torch::zeros({1})).wait(); }
+
+// Rank 0 alone, then all ranks with averaged gradients, for full precision and ternary weights.
+void measure_scaling(const std::shared_ptr<tervit::engine::ProcessGroup>& shared_group, const std::string& name, int64_t batch,
+                     int steps) {
+  auto& group = *shared_group;
+  const auto world = group.world_size();
+  if (group.rank() == 0)
+    std::printf("%-24s %8s %6s %8s %12s %12s %10s %13s %8s %13s\n", "model", "weights", "batch", "procs", "1 proc img/s",
+                "N proc img/s", "scaling", "exposed ms", "of step", "allreduce ms");
+  for (const auto weight_quant : {tervit::quant::WeightQuant::kFp, tervit::quant::WeightQuant::kTernary}) {
+    auto trainee = make_trainee(name, weight_quant);
+    const auto images = torch::randn({batch, trainee.model->in_chans(), trainee.model->img_size(), trainee.model->img_size()});
+    const auto labels = torch::randint(trainee.model->num_classes(), {batch}, torch::kLong);
+    std::vector<double> alone_ms, parallel_ms, exposed_ms, allreduce_ms;
+    if (group.rank() == 0) {
+      step_ms(trainee, images, labels);  // warm-up
+      for (int i = 0; i < steps; ++i) alone_ms.push_back(step_ms(trainee, images, labels));
+    }
+    barrier(group);
+    trainee.reducer = std::make_unique<tervit::engine::GradientReducer>(trainee.parameters, shared_group);
+    step_ms(trainee, images, labels);  // warm-up, and the buckets rebuilt in arrival order
+    for (int i = 0; i < steps; ++i) {
+      parallel_ms.push_back(step_ms(trainee, images, labels));
+      exposed_ms.push_back(1000.0 * trainee.reducer->last_finish_seconds());
+    }
+    // The same bytes in one all-reduce, nothing to hide it behind.
+    int64_t elements = 0;
+    for (const auto& p : trainee.parameters) elements += p.numel();
+    auto flat = torch::zeros({elements});
+    for (int i = 0; i < 3; ++i) {
+      barrier(group);
+      const auto start = std::chrono::steady_clock::now();
+      group.all_reduce_sum(flat).wait();
+      allreduce_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    if (group.rank() != 0) continue;
+    const double alone = 1000.0 * static_cast<double>(batch) / median(alone_ms);
+    const double parallel = 1000.0 * static_cast<double>(batch * world) / median(parallel_ms);
+    std::printf("%-24s %8s %6ld %8ld %12.1f %12.1f %9.0f%% %13.1f %7.1f%% %13.1f\n", name.c_str(),
+                weight_quant == tervit::quant::WeightQuant::kFp ? "fp" : "ternary", static_cast<long>(batch),
+                static_cast<long>(world), alone, parallel, 100.0 * parallel / (alone * static_cast<double>(world)),
+                median(exposed_ms), 100.0 * median(exposed_ms) / median(parallel_ms), median(allreduce_ms));
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace
@@ -59,6 +120,13 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "measured steps per case (after one warm-up step)")->capture_default_str()->check(CLI::PositiveNumber);
   return tervit::run_app(app, argc, argv, [&] {
     tervit::log_runtime("bench_train_step", torch::kCPU);
+    auto rendezvous = tervit::engine::rendezvous_from_environment();
+    if (rendezvous && rendezvous->world_size > 1) {
+      tervit::set_threads(threads.front());
+      measure_scaling(std::make_shared<tervit::engine::ProcessGroup>(*rendezvous, torch::kCPU, std::chrono::minutes(10)), name,
+                      batch, steps);
+      return tervit::kExitOk;
+    }
     auto fp = make_trainee(name, tervit::quant::WeightQuant::kFp);
     auto ternary = make_trainee(name, tervit::quant::WeightQuant::kTernary);
     const auto images = torch::randn({batch, fp.model->in_chans(), fp.model->img_size(), fp.model->img_size()});

@@ -14,6 +14,9 @@ struct SamplerOptions {
   int64_t world_size = 1;
   // DistributedSampler's drop_last: drop the tail so that ranks split evenly instead of padding.
   bool drop_last = false;
+  // false: no padding, the ranks split the set exactly (shares may differ by one), so that an evaluation
+  // summed over the ranks counts every image once. Only with repeats == 1 and drop_last false.
+  bool pad = true;
   // DeiT's repeated augmentation (3 in DeiT): each index repeated, then sharded, so that a rank sees
   // the repeats of another rank's images; 1 disables it.
   int64_t repeats = 1;
@@ -24,7 +27,8 @@ void validate_sampler_options(const SamplerOptions& options);
 
 // The positions (into a dataset of dataset_size) this rank visits in `epoch`, in order.
 // repeats == 1: DistributedSampler: permutation (or 0..n-1), padded by repeating its start up to a
-// multiple of world_size (or cut down to one when drop_last), then every world_size-th from rank.
+// multiple of world_size (or cut down to one when drop_last; neither when !pad), then every
+// world_size-th from rank.
 // repeats > 1: RASampler: each index repeated, padded, sharded, then cut to
 // floor(n // 256 * 256 / world_size) positions (ceil(n / world_size) when that is 0, for small sets).
 std::vector<int64_t> epoch_indices(int64_t dataset_size, int64_t epoch, const SamplerOptions& options);

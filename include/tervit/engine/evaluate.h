@@ -8,6 +8,7 @@
 #include "models/vision_model.h"
 #include "tervit/data/eval_transform.h"
 #include "tervit/data/loader.h"
+#include "tervit/engine/process_group.h"
 
 namespace tervit::engine {
 
@@ -19,13 +20,15 @@ struct EvalResult {
   double images_per_second = 0;
 };
 
-// A loader over `samples` in order, with the eval transform, keeping the last partial batch. `sharding`
-// of (rank, world_size) gives each process its DistributedSampler share.
+// A loader over `samples` in order, with the eval transform, keeping the last partial batch. `rank` of
+// `world_size` takes every world_size-th image from its rank on, without padding.
 std::unique_ptr<data::DataLoader> make_eval_loader(std::vector<data::Sample> samples, const data::EvalTransformOptions& transform,
                                                    int64_t batch_size, int workers, int64_t rank = 0, int64_t world_size = 1);
 
 // Runs every batch of the loader's epoch 0 (an eval loader: no shuffle, no drop_last) through `model`
-// on `device`. Leaves the model in eval mode.
-EvalResult evaluate(models::VisionModelImpl& model, data::DataLoader& loader, const torch::Device& device);
+// on `device`. Leaves the model in eval mode. With a `group`, each rank runs its share and the result is
+// over all of them (images_per_second: all ranks' images over this rank's time).
+EvalResult evaluate(models::VisionModelImpl& model, data::DataLoader& loader, const torch::Device& device,
+                    ProcessGroup* group = nullptr);
 
 }  // namespace tervit::engine

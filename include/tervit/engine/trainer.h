@@ -3,6 +3,10 @@
 // quantizer, AdamW groups, warmup + cosine schedule and evaluation after every epoch; writes
 // checkpoints atomically, resumes from them bit-exactly on CPU, and stops cleanly on SIGINT/SIGTERM.
 //
+// Data parallel (TrainerOptions::group): the same start on every rank (rank 0's state broadcast), each
+// rank its share of the samples, gradients averaged in buckets during backward, losses and evaluation
+// reduced over the ranks, every decision (skip a step, stop) taken by all ranks at the same step.
+//
 // Run folder: config.yaml (resolved), train.log, metrics.jsonl, checkpoints/step-NNNNNNNNN (the last
 // checkpoint.keep_last), checkpoints/best-<stage> (the best val top-1 of each stage).
 #include <torch/torch.h>
@@ -12,6 +16,7 @@
 #include <string>
 
 #include "tervit/core/config.h"
+#include "tervit/engine/process_group.h"
 #include "tervit/engine/train_data.h"
 
 namespace tervit::engine {
@@ -20,7 +25,9 @@ struct TrainerOptions {
   std::filesystem::path run_dir;
   std::string resume;  // "" (a new run), "auto" (the run folder's newest checkpoint, if any), or a checkpoint folder
   torch::Device device = torch::kCPU;
-  Sharding sharding;
+  // Data parallel: each rank trains on its share of every batch and the gradients are averaged; only
+  // rank 0 writes the run folder. Null: a single process.
+  std::shared_ptr<ProcessGroup> group;
 };
 
 class Trainer {

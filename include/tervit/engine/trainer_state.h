@@ -24,6 +24,9 @@ struct TrainerState {
   int64_t epoch_loss_count = 0;
   double interval_loss_sum = 0;
   int64_t interval_loss_count = 0;
+  // Data-parallel processes that trained the run: `batch` counts each one's batches. Checkpoints from
+  // before data-parallel training have no such field and read as 1.
+  int64_t world_size = 1;
 };
 
 std::string trainer_state_json(const TrainerState& state);
