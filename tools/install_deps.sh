@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every dependency of tervit on Debian 12. Idempotent: packages already present are skipped,
 # and OpenBLAS is (re)selected as the BLAS/LAPACK provider every time, because LibTorch is otherwise
-# linked to the reference BLAS, 20-40x slower.
+# linked to the reference BLAS, 20-40x slower. With --fuzz, also clang and its libFuzzer runtime
+# (tools/fuzz.sh only: some 150 MB that the build and the tests do not need).
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,7 @@ packages=(
   zlib1g-dev libjpeg62-turbo-dev
   dataset-fashion-mnist
 )
+[ "${1:-}" = "--fuzz" ] && packages+=(clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
