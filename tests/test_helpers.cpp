@@ -47,9 +47,9 @@ void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& 
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(std::min(count, bytes.size())));
 }
 
-Run run(const TempDir& dir, const std::string& program, const std::string& args) {
+Run run(const TempDir& dir, const std::string& program, const std::string& args, const std::string& shell_setup) {
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const auto command = std::string(TERVIT_BINARY_DIR) + "/" + program + " " + args + " >" + out.string() + " 2>" + err.string();
+  const auto command = shell_setup + std::string(TERVIT_BINARY_DIR) + "/" + program + " " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
 }

@@ -40,8 +40,9 @@ struct Run {
   std::string out;  // stdout
   std::string err;  // stderr
 };
-// Runs `program` with `args` (shell-quoted where needed); output goes through files in `dir`.
-Run run(const TempDir& dir, const std::string& program, const std::string& args);
+// Runs `program` with `args` (shell-quoted where needed); output goes through files in `dir`. `shell_setup`
+// runs in the same shell first (e.g. "ulimit -f 32; " to limit file sizes).
+Run run(const TempDir& dir, const std::string& program, const std::string& args, const std::string& shell_setup = "");
 
 // A tervit executable started in the background (stdout and stderr to files in `dir`), for tests that
 // signal or kill it while it runs.
