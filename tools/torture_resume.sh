@@ -2,7 +2,7 @@
 # Crash-and-resume torture test: trains the demo config (shortened with --set) once without interruption,
 # then again while killing it (SIGKILL) at least KILLS times, resuming with --resume auto after each kill:
 # half of the kills come while a checkpoint is being written (its hidden temporary folder exists), the
-# others after a random delay. After every kill no step checkpoint may be half-written (one that resume
+# others at a random moment. After every kill no step checkpoint may be half-written (one that resume
 # could pick up must hold every part); at the end the final weights (model.safetensors, byte for byte) and
 # metrics.jsonl (without its timing fields) must equal the uninterrupted run's.
 #   tools/torture_resume.sh [--kills N] [--short] [--seed S] [--build-dir DIR] [--work DIR]
@@ -38,7 +38,7 @@ RANDOM=$seed
 # The demo config, shortened: a slice of Fashion-MNIST, fewer epochs, a checkpoint every few steps.
 if ((short)); then
   images=160 stages='[{name: fp, epochs: 1, lr: 2.0e-3}, {name: int8, epochs: 1, weight_quant: int8, lr: 2.0e-4}, {name: ternary, epochs: 1, weight_quant: ternary, lr: 5.0e-4}]'
-  settings=(--set data.batch_size=16 --set checkpoint.every_steps=3 --set logging.every_steps=2 --set model.architecture.depth=1)
+  settings=(--set data.batch_size=16 --set checkpoint.every_steps=2 --set logging.every_steps=2 --set model.architecture.depth=1)
 else
   images=2048 stages='[{name: fp, epochs: 2, lr: 2.0e-3, warmup_epochs: 0.5}, {name: int8, epochs: 1, weight_quant: int8, lr: 2.0e-4, min_lr: 1.0e-6}, {name: ternary, epochs: 1, weight_quant: ternary, lr: 5.0e-4, warmup_epochs: 0.2, min_lr: 1.0e-6}]'
   settings=(--set data.batch_size=64 --set checkpoint.every_steps=4 --set logging.every_steps=4)
@@ -47,9 +47,10 @@ fi
 train=("$build_dir/tervit-train" --config configs/demo_fashion_mnist.yaml --log-level warn --set "data.root=$work/fm"
        --set "stages=$stages" --set checkpoint.keep_last=2 --set runtime.threads=1 --set data.workers=1 "${settings[@]}")
 
-start=$SECONDS
+start_us=${EPOCHREALTIME/./}
 "${train[@]}" --output "$work/reference" 2>"$work/reference.err" || { cat "$work/reference.err" >&2; exit 1; }
-echo "uninterrupted run: $((SECONDS - start)) s"
+reference_ms=$(((${EPOCHREALTIME/./} - start_us) / 1000))
+echo "uninterrupted run: $((reference_ms / 1000)) s"
 
 # A builtin sleep (read with a timeout on a pipe that never delivers): polling must not fork.
 exec {never}<> <(:)
@@ -99,8 +100,10 @@ while :; do
         nap 0.002
       done
     else
-      # At a random moment: 0.2 to 4 s after the start (LibTorch's start-up included).
-      now_ms; deadline=$((REPLY + 200 + RANDOM % 3800))
+      # At a random moment 0.2 s to 4 s after the start (LibTorch's start-up included), but within the
+      # first third of an uninterrupted run's time, so that the kill lands before a resumed run ends.
+      span=$((reference_ms / 3 - 200)); ((span > 3800)) && span=3800; ((span < 1)) && span=1
+      now_ms; deadline=$((REPLY + 200 + RANDOM % span))
       while kill -0 "$pid" 2>/dev/null && now_ms && ((REPLY < deadline)); do nap 0.01; done
       writing && ((++during_write))
       kill -KILL "$pid" 2>/dev/null && killed=1
