@@ -53,15 +53,15 @@ void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& 
 
 std::string executable(const std::string& program) { return std::string(TERVIT_BINARY_DIR) + "/" + program; }
 
+Run run(const TempDir& dir, const std::string& program, const std::string& args, const std::string& shell_setup) {
+  return run_command(dir, shell_setup + executable(program) + " " + args);
+}
+
 Run run_command(const TempDir& dir, const std::string& command_line) {
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
   const auto command = command_line + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out), read_text(err)};
-}
-
-Run run(const TempDir& dir, const std::string& program, const std::string& args) {
-  return run_command(dir, executable(program) + " " + args);
 }
 
 namespace {

@@ -40,8 +40,9 @@ struct Run {
   std::string out;  // stdout
   std::string err;  // stderr
 };
-// Runs `program` with `args` (shell-quoted where needed); output goes through files in `dir`.
-Run run(const TempDir& dir, const std::string& program, const std::string& args);
+// Runs `program` with `args` (shell-quoted where needed); output goes through files in `dir`. `shell_setup`
+// runs in the same shell first (e.g. "ulimit -f 32; " to limit file sizes).
+Run run(const TempDir& dir, const std::string& program, const std::string& args, const std::string& shell_setup = "");
 // Runs a shell command line (e.g. a script of tools/ around an executable); output as for run().
 Run run_command(const TempDir& dir, const std::string& command_line);
 // The path of a tervit executable in the build folder.

@@ -17,34 +17,13 @@ namespace fs = std::filesystem;
 using tervit::testing::final_checkpoint;
 using tervit::testing::metrics_without_timing;
 using tervit::testing::run;
+using tervit::testing::write_train_config;
 using tervit::testing::TempDir;
 using tervit::testing::tiny_fashion_mnist;
 
-namespace {
-
-// Two stages (fp, ternary), one epoch each, 10 steps per epoch, a checkpoint every 3 steps.
-std::string write_config(const TempDir& dir, const std::string& fp_stage_keys = "lr: 1.0e-3") {
-  const auto path = dir / "run.yaml";
-  std::ofstream(path) << "model: {name: deit, architecture: {img_size: 28, patch_size: 7, embed_dim: 24, depth: 1, "
-                         "num_heads: 2, num_classes: 10, drop_path_rate: 0.1}}\n"
-                      << "data: {root: " << tiny_fashion_mnist().string()
-                      << ", batch_size: 16, workers: 2, crop_pct: 1.0, interpolation: bilinear}\n"
-                         "augment: {scale: [0.5, 1.0], auto_augment: rand-m9-mstd0.5-inc1, reprob: 0.25, mixup: 0.8, cutmix: 1.0}\n"
-                         "optimizer: {lr_base_batch: 0, clip_grad: 1.0}\n"
-                         "checkpoint: {every_steps: 3, keep_last: 2}\n"
-                         "logging: {every_steps: 2}\n"
-                         "runtime: {threads: 1, seed: 3}\n"
-                         "stages:\n"
-                         "  - {name: fp, epochs: 1, " << fp_stage_keys << "}\n"
-                         "  - {name: ternary, epochs: 1, weight_quant: ternary, lr: 5.0e-4, reset_optimizer: false}\n";
-  return path.string();
-}
-
-}  // namespace
-
 TEST_CASE("tervit-train runs the stages, keeps checkpoints and tervit-eval scores them", "[cli][train]") {
   TempDir dir;
-  const auto config = write_config(dir);
+  const auto config = write_train_config(dir);
   const auto out = dir / "run";
   const auto result = run(dir, "tervit-train", "--config " + config + " --output " + out.string());
   INFO(result.err);
@@ -106,7 +85,7 @@ TEST_CASE("tervit-train runs the stages, keeps checkpoints and tervit-eval score
 
 TEST_CASE("A run killed at any moment and resumed gives the uninterrupted run's losses and weights", "[cli][train]") {
   TempDir dir;
-  const auto config = write_config(dir);
+  const auto config = write_train_config(dir);
   const auto reference = dir / "reference";
   REQUIRE(run(dir, "tervit-train", "--config " + config + " --output " + reference.string()).exit_code == 0);
 
@@ -154,7 +133,7 @@ TEST_CASE("A run killed at any moment and resumed gives the uninterrupted run's 
 
 TEST_CASE("SIGINT finishes the step, writes a checkpoint and exits cleanly", "[cli][train]") {
   TempDir dir;
-  const auto config = write_config(dir);
+  const auto config = write_train_config(dir);
   const auto out = dir / "run";
   const int pid = tervit::testing::spawn(dir, "tervit-train", "--config " + config + " --output " + out.string());
   while (!fs::exists(out / "metrics.jsonl") || tervit::testing::read_text(out / "metrics.jsonl").empty())
@@ -173,7 +152,7 @@ TEST_CASE("SIGINT finishes the step, writes a checkpoint and exits cleanly", "[c
 
 TEST_CASE("tervit-train rejects bad input with exit code 2, naming it, writing nothing", "[cli][train]") {
   TempDir dir;
-  const auto config = write_config(dir);
+  const auto config = write_train_config(dir);
   const auto out = dir / "out";
   const auto expect_rejected = [&](const std::string& args, const std::vector<std::string>& names) {
     const auto result = run(dir, "tervit-train", "--config " + config + " --output " + out.string() + " " + args);
@@ -213,7 +192,7 @@ TEST_CASE("tervit-train rejects bad input with exit code 2, naming it, writing n
 
 TEST_CASE("A non-finite loss stops the run naming stage and step, keeping the last checkpoint", "[cli][train]") {
   TempDir dir;
-  const auto config = write_config(dir, "lr: 1.0e+30, weight_decay: 0");
+  const auto config = write_train_config(dir, "lr: 1.0e+30, weight_decay: 0");
   const auto out = dir / "run";
   auto result = run(dir, "tervit-train", "--config " + config + " --output " + out.string() + " --set augment.mixup=0 --set augment.cutmix=0");
   CHECK(result.exit_code == 1);
@@ -222,7 +201,7 @@ TEST_CASE("A non-finite loss stops the run naming stage and step, keeping the la
 
 TEST_CASE("Distillation from a teacher's weights: soft, and hard through DeiT's distillation token, with EMA", "[cli][train]") {
   TempDir dir;
-  const auto config = write_config(dir);
+  const auto config = write_train_config(dir);
   REQUIRE(run(dir, "tervit-train", "--config " + config + " --output " + (dir / "teacher").string()).exit_code == 0);
   const auto teacher = (dir / "teacher" / "checkpoints" / "best-fp" / "model.safetensors").string();
   const auto common = " --set augment.mixup=0 --set augment.cutmix=0 --set optimizer.ema_decay=0.9";
@@ -252,4 +231,46 @@ TEST_CASE("Distillation from a teacher's weights: soft, and hard through DeiT's 
   CHECK(wrong.exit_code == 2);
   CHECK_THAT(wrong.err, Catch::Contains("none.safetensors"));
   CHECK_FALSE(fs::exists(dir / "wrong"));
+}
+
+TEST_CASE("A checkpoint write on a full disk keeps the previous checkpoint and stops or continues as configured", "[cli][train]") {
+  TempDir dir;
+  const auto config = write_train_config(dir);
+  // A run stopped by SIGINT after its first checkpoint leaves a run folder to resume from.
+  const auto stopped = dir / "stopped";
+  const int pid = tervit::testing::spawn(dir, "tervit-train", "--config " + config + " --output " + stopped.string());
+  while (tervit::engine::step_checkpoints(stopped / "checkpoints").empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ::kill(pid, SIGINT);
+  REQUIRE(tervit::testing::wait_for(pid) == 0);
+  const auto previous = final_checkpoint(stopped).filename();
+  const int64_t previous_step = tervit::engine::read_checkpoint(stopped / "checkpoints" / previous).state.global_step;
+  REQUIRE(previous_step < 20);
+
+  // The resumed run may write no file over 16 KiB (a checkpoint's model file is some 45 KB): a full disk.
+  // SIGXFSZ is ignored so that writes past the limit fail with EFBIG instead of killing the process.
+  const std::string full_disk = "trap '' XFSZ; ulimit -f 32; ";
+  for (const std::string policy : {"stop", "continue"}) {
+    INFO("checkpoint.on_write_error: " << policy);
+    const auto out = dir / policy;
+    fs::copy(stopped, out, fs::copy_options::recursive);
+    const auto result = run(dir, "tervit-train", "--config " + config + " --output " + out.string() +
+                                                      " --resume auto --set checkpoint.on_write_error=" + policy, full_disk);
+    INFO(result.err);
+    CHECK_THAT(result.err, Catch::Contains("checkpoint write failed") && Catch::Contains("model.safetensors") &&
+                               Catch::Contains("on_write_error: " + policy));
+    // No new checkpoint, no temporary folder left behind, and the previous checkpoint still loads.
+    CHECK(final_checkpoint(out).filename() == previous);
+    for (const auto& entry : fs::directory_iterator(out / "checkpoints")) CHECK(entry.path().filename().string().rfind(".", 0) != 0);
+    CHECK(tervit::engine::read_checkpoint(out / "checkpoints" / previous).state.global_step == previous_step);
+    const auto log = tervit::testing::read_text(out / "train.log");
+    if (policy == "stop") {
+      CHECK(result.exit_code == 1);
+      CHECK_THAT(result.err, Catch::Contains("stopping"));
+      CHECK(metrics_without_timing(out / "metrics.jsonl").size() < 12);
+    } else {
+      CHECK(result.exit_code == 0);
+      CHECK_THAT(log, Catch::Contains("training continues") && Catch::Contains("training done"));
+      CHECK(metrics_without_timing(out / "metrics.jsonl").size() == 12);  // trained to the end
+    }
+  }
 }

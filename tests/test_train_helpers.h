@@ -1,5 +1,6 @@
 #pragma once
-// Shared by the tervit-train suites: a slice of Fashion-MNIST, and reading back what a run wrote.
+// Shared by the tervit-train suites: a slice of Fashion-MNIST, a two-stage config that trains on it in
+// seconds, and reading back what a run wrote.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +42,25 @@ inline std::filesystem::path final_checkpoint(const std::filesystem::path& run) 
     if (entry.path().filename().string().rfind("step-", 0) == 0) steps.push_back(entry.path());
   std::sort(steps.begin(), steps.end());
   return steps.back();
+}
+
+// Two stages (fp, ternary), one epoch each, 10 steps per epoch, a checkpoint every 3 steps; written as
+// dir/run.yaml, whose path is returned.
+inline std::string write_train_config(const TempDir& dir, const std::string& fp_stage_keys = "lr: 1.0e-3") {
+  const auto path = dir / "run.yaml";
+  std::ofstream(path) << "model: {name: deit, architecture: {img_size: 28, patch_size: 7, embed_dim: 24, depth: 1, "
+                         "num_heads: 2, num_classes: 10, drop_path_rate: 0.1}}\n"
+                      << "data: {root: " << tiny_fashion_mnist().string()
+                      << ", batch_size: 16, workers: 2, crop_pct: 1.0, interpolation: bilinear}\n"
+                         "augment: {scale: [0.5, 1.0], auto_augment: rand-m9-mstd0.5-inc1, reprob: 0.25, mixup: 0.8, cutmix: 1.0}\n"
+                         "optimizer: {lr_base_batch: 0, clip_grad: 1.0}\n"
+                         "checkpoint: {every_steps: 3, keep_last: 2}\n"
+                         "logging: {every_steps: 2}\n"
+                         "runtime: {threads: 1, seed: 3}\n"
+                         "stages:\n"
+                         "  - {name: fp, epochs: 1, " << fp_stage_keys << "}\n"
+                         "  - {name: ternary, epochs: 1, weight_quant: ternary, lr: 5.0e-4, reset_optimizer: false}\n";
+  return path.string();
 }
 
 }  // namespace tervit::testing

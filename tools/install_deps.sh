@@ -2,7 +2,8 @@
 # Installs every dependency of tervit on Debian 12 (and on the Ubuntu 22.04 of NVIDIA's PyTorch images,
 # for docker/Dockerfile). Idempotent: packages already present are skipped, and OpenBLAS is (re)selected
 # as the BLAS/LAPACK provider every time, because LibTorch is otherwise linked to the reference BLAS,
-# 20-40x slower.
+# 20-40x slower. With --fuzz, also clang and its libFuzzer runtime (tools/fuzz.sh only: some 150 MB
+# that the build and the tests do not need).
 #   TERVIT_TORCH_PREFIX=DIR: LibTorch comes from DIR (its CMake package, e.g. a CUDA LibTorch or
 #   python -c 'import torch; print(torch.utils.cmake_prefix_path)'); Debian's CPU libtorch-dev is skipped.
 set -euo pipefail
@@ -22,6 +23,7 @@ else
   packages+=(libtorch-dev)
 fi
 if [ "$distribution" = ubuntu ]; then packages+=(libjpeg-turbo8-dev); else packages+=(libjpeg62-turbo-dev); fi
+[ "${1:-}" = "--fuzz" ] && packages+=(clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -175,6 +175,8 @@ const std::vector<KeySpec>& config_schema() {
       {"distill.tau", ValueType::kFloat, "1.0", 1e-6},
       {"checkpoint.every_steps", ValueType::kInt, "0", 0},  // also every N steps; 0: at epoch ends only
       {"checkpoint.keep_last", ValueType::kInt, "2", 1},
+      // A failed checkpoint write (a full disk): stop the run (exit 1), or log it and train on.
+      {"checkpoint.on_write_error", ValueType::kString, "stop"},
       {"logging.every_steps", ValueType::kInt, "50", 1},
       {"logging.progress", ValueType::kString, "auto"},
       {"runtime.device", ValueType::kString, "auto"},
@@ -226,16 +228,23 @@ std::string Config::dump() const {
   return std::string(out.c_str()) + "\n";
 }
 
-YAML::Node load_yaml_file(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  if (!file) throw Error(path.string() + ": cannot open config file");
+YAML::Node parse_yaml_config(const std::string& text, const std::string& source) {
   try {
-    auto root = YAML::Load(file);
-    if (!root.IsMap()) throw Error(path.string() + ": a config must be a map of sections (model, data, stages, ...)");
+    auto root = YAML::Load(text);
+    if (!root.IsMap()) throw Error(source + ": a config must be a map of sections (model, data, stages, ...)");
     return root;
   } catch (const YAML::Exception& e) {
-    throw Error(path.string() + ": invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    throw Error(source + ": invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
+}
+
+YAML::Node load_yaml_file(const std::filesystem::path& path) {
+  if (std::filesystem::is_directory(path)) throw Error(path.string() + ": is a folder, not a config file");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw Error(path.string() + ": cannot open config file");
+  std::ostringstream text;
+  text << file.rdbuf();
+  return parse_yaml_config(text.str(), path.string());
 }
 
 void apply_override(YAML::Node& root, const std::string& assignment) {
@@ -275,12 +284,14 @@ Config resolve_config(const YAML::Node& input) {
     validate_map(stage, stage_schema(), "", label);
   }
   Config config(root);
+  with_context("model.name", [&] { return models::model_architecture(config.get<std::string>("model.name")); });
   models::model_architecture(config.get<std::string>("model.name"), config.node("model.architecture"));
   check_choice(config, "data.interpolation", {"nearest", "bilinear", "bicubic"});
   check_choice(config, "runtime.log_level", {"trace", "debug", "info", "warn", "error", "off"});
   check_choice(config, "runtime.amp", {"none", "bf16", "fp16"});
   check_choice(config, "distill.type", {"none", "soft", "hard"});
   check_choice(config, "logging.progress", {"auto", "bar", "lines"});
+  check_choice(config, "checkpoint.on_write_error", {"stop", "continue"});
   if (config.get<std::string>("distill.type") != "none" && config.get<std::string>("distill.teacher_weights").empty())
     throw Error("distill.teacher_weights: distillation needs the teacher's safetensors weights");
   const auto check_pair = [&](const char* key, bool ordered) {
@@ -338,11 +349,7 @@ std::optional<std::string> first_difference(const YAML::Node& a, const YAML::Nod
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
   auto root = load_yaml_file(path);
   for (const auto& assignment : overrides) apply_override(root, assignment);
-  try {
-    return resolve_config(root);
-  } catch (const Error& e) {
-    throw Error(path.string() + ": " + e.what());
-  }
+  return with_context(path.string(), [&] { return resolve_config(root); });
 }
 
 }  // namespace tervit

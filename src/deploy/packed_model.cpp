@@ -26,16 +26,6 @@ const std::string& required_metadata(const SafetensorsData& file, const std::str
   return found->second;
 }
 
-// Errors of the metadata parsers (architecture, names) name what is wrong but not the file.
-template <typename Parse>
-auto with_source(const std::string& source, Parse parse) {
-  try {
-    return parse();
-  } catch (const Error& e) {
-    throw Error(source + ": " + e.what());
-  }
-}
-
 std::vector<std::string> read_class_names(const SafetensorsData& file, int64_t num_classes, const std::string& source) {
   const auto found = file.metadata.find("class_names");
   if (found == file.metadata.end()) return {};
@@ -138,10 +128,10 @@ PackedModel load_packed_model(const SafetensorsData& file, const std::string& so
     throw Error(source + ": packed format version " + file.metadata.at("format_version") + " is not the supported " +
                 kPackedFormatVersion);
   PackedModel packed;
-  packed.bits = with_source(source, [&] { return parse_packed_bits(required_metadata(file, "bits", source)); });
+  packed.bits = with_context(source, [&] { return parse_packed_bits(required_metadata(file, "bits", source)); });
   required_metadata(file, "family", source);
   required_metadata(file, "config", source);
-  packed.architecture = with_source(source, [&] { return *models::architecture_from_metadata(file.metadata); });
+  packed.architecture = with_context(source, [&] { return *models::architecture_from_metadata(file.metadata); });
   packed.quant = quant_spec_from_json(required_metadata(file, "quant", source), source);
   {
     // Every matrix is packed in the file or loaded from it below: building them in float without

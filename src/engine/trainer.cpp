@@ -207,7 +207,9 @@ Trainer::Trainer(Config config, TrainerOptions options) : s_(std::make_unique<St
   } else if (!s.config.get<std::string>("model.weights").empty()) {
     models::WeightsOptions weights;
     weights.drop_mismatched_head = s.config.get<bool>("model.drop_mismatched_head");
-    const auto report = models::load_weights(*s.model, s.config.get<std::string>("model.weights"), weights);
+    const auto report = with_context("model.weights", [&] {
+      return models::load_weights(*s.model, s.config.get<std::string>("model.weights"), weights);
+    });
     if (!report.dropped.empty())
       spdlog::info("model.weights: {} classifier tensors dropped (class count differs); the head starts fresh",
                    report.dropped.size());
@@ -221,7 +223,7 @@ Trainer::Trainer(Config config, TrainerOptions options) : s_(std::make_unique<St
     s.distill_tau = s.config.get<double>("distill.tau");
     // The teacher's architecture: its weights' metadata, else distill.teacher_model (+ architecture), else the student's.
     const auto teacher_file = s.config.get<std::string>("distill.teacher_weights");
-    const auto teacher_weights = read_safetensors(teacher_file);
+    const auto teacher_weights = with_context("distill.teacher_weights", [&] { return read_safetensors(teacher_file); });
     const auto teacher_name = s.config.get<std::string>("distill.teacher_model");
     auto teacher_architecture = models::architecture_from_metadata(teacher_weights.metadata);
     if (!teacher_name.empty())
@@ -302,21 +304,30 @@ int Trainer::run() {
     c.config_yaml = config.dump();
     return c;
   };
-  // A failed write is fatal (exit 1), but the checkpoints written before it stay usable. Rank 0 writes.
+  // A failed write (a full disk) leaves the checkpoints written before it usable; checkpoint.on_write_error
+  // says whether the run stops there (exit 1) or trains on. Returns whether the checkpoint was written.
+  // Rank 0 alone writes; the other ranks count it as written.
+  const bool continue_on_write_error = config.get<std::string>("checkpoint.on_write_error") == "continue";
   const auto save = [&](const Stage& stage, const TrainerState& position, const fs::path& folder) {
-    if (!s.writes_run_folder()) return;
+    if (!s.writes_run_folder()) return true;
     try {
       if (fs::exists(folder)) replace_checkpoint(folder, make_checkpoint(stage, position));
       else write_checkpoint(folder, make_checkpoint(stage, position));
+      return true;
     } catch (const Error& e) {
-      throw std::runtime_error(std::string("checkpoint write failed, earlier checkpoints are intact: ") + e.what());
+      if (!continue_on_write_error)
+        throw std::runtime_error(std::string("checkpoint write failed, earlier checkpoints are intact; stopping "
+                                             "(checkpoint.on_write_error: stop): ") + e.what());
+      spdlog::error("checkpoint write failed, earlier checkpoints are intact; training continues "
+                    "(checkpoint.on_write_error: continue): {}", e.what());
+      return false;
     }
   };
-  const auto save_step_checkpoint = [&](const Stage& stage, const TrainerState& position) {
+  const auto save_step_checkpoint = [&](const Stage& stage, const TrainerState& position) -> std::optional<fs::path> {
     const auto folder = s.checkpoints_dir() / checkpoint_name(position.global_step);
-    save(stage, position, folder);
+    const bool written = save(stage, position, folder);
     if (s.writes_run_folder()) prune_checkpoints(s.checkpoints_dir(), keep_last);
-    return folder;
+    return written ? std::optional(folder) : std::nullopt;
   };
 
   int64_t data_epoch = 0;  // epochs of all stages so far: each has its own sample order
@@ -505,8 +516,10 @@ int Trainer::run() {
         if (const int signal = agreed_stop_signal(s.group()); signal != 0 && p.batch < batches) {
           progress.finish();
           const auto folder = save_step_checkpoint(stage, p);
+          if (!folder) throw std::runtime_error("signal received, but the checkpoint of step " +
+                                                std::to_string(s.position.global_step) + " could not be written");
           spdlog::warn("signal {} received: stopped after step {}, checkpoint {} written; continue with --resume auto",
-                       signal, s.position.global_step, folder.string());
+                       signal, s.position.global_step, folder->string());
           return kExitOk;
         }
         if (checkpoint_every > 0 && p.global_step % checkpoint_every == 0 && p.batch < batches) save_step_checkpoint(stage, p);

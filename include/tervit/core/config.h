@@ -41,6 +41,8 @@ class Config {
 const std::vector<KeySpec>& config_schema();
 const std::vector<KeySpec>& stage_schema();
 
+// Config text -> YAML tree (a map); errors name `source` and the line.
+YAML::Node parse_yaml_config(const std::string& text, const std::string& source);
 YAML::Node load_yaml_file(const std::filesystem::path& path);
 
 // Applies "a.b.c=value" (value parsed as YAML, so numbers, bools and [lists] keep their types).

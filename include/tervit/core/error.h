@@ -11,4 +11,15 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// Runs `body` and returns what it returns; a tervit::Error from it is thrown again with "`context`: " in
+// front, for errors that name a value but not where it came from (the file, the config key).
+template <typename Body>
+auto with_context(const std::string& context, Body body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    throw Error(context + ": " + e.what());
+  }
+}
+
 }  // namespace tervit
