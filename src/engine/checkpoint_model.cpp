@@ -3,26 +3,12 @@
 #include "models/pretrained.h"
 #include "tervit/core/error.h"
 #include "tervit/core/safetensors.h"
+#include "tervit/deploy/model_metadata.h"
 #include "tervit/quant/quantizer_state.h"
 
 namespace tervit::engine {
 
 namespace fs = std::filesystem;
-
-quant::QuantSpec quant_spec_from_metadata(const std::string& json, const std::string& source) {
-  YAML::Node node;
-  try {
-    node = YAML::Load(json);  // JSON is YAML
-  } catch (const YAML::Exception& e) {
-    throw Error(source + ": metadata 'quant' is not valid JSON: " + e.msg);
-  }
-  if (!node.IsMap()) throw Error(source + ": metadata 'quant' must be an object");
-  try {
-    return quant::quant_spec_from_yaml(node);
-  } catch (const Error& e) {
-    throw Error(source + ": metadata 'quant': " + e.what());
-  }
-}
 
 CheckpointModel load_checkpoint_model(const fs::path& folder) {
   if (!fs::is_directory(folder)) throw Error(folder.string() + ": not a checkpoint folder");
@@ -33,7 +19,7 @@ CheckpointModel load_checkpoint_model(const fs::path& folder) {
   const auto quant = weights.metadata.find("quant");
   if (quant == weights.metadata.end()) throw Error(model_file.string() + ": no quantizer ('quant') in its metadata");
   CheckpointModel loaded{*architecture, models::create_model(*architecture),
-                         quant_spec_from_metadata(quant->second, model_file.string()), YAML::Node()};
+                         deploy::quant_spec_from_json(quant->second, model_file.string()), YAML::Node()};
   models::load_weights(*loaded.model, weights, model_file.string());
   quant::apply_quant_spec(*loaded.model, loaded.quant);
   const auto quantizers = folder / "quantizers.safetensors";

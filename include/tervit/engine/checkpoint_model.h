@@ -21,7 +21,4 @@ struct CheckpointModel {
 // Throws tervit::Error naming the folder and the part that is missing or malformed.
 CheckpointModel load_checkpoint_model(const std::filesystem::path& folder);
 
-// The quantizer a checkpoint's metadata records ({"weight_quant": ..., "quant": {...}}, a stage's keys).
-quant::QuantSpec quant_spec_from_metadata(const std::string& json, const std::string& source);
-
 }  // namespace tervit::engine
