@@ -1,4 +1,4 @@
-// Gradient averaging over a two-rank Gloo group, the ranks being two threads of the test.
+// Gradient averaging over a two-rank Gloo group, the ranks being two threads of the test; and on a GPU, over NCCL.
 #include <catch2/catch.hpp>
 
 #include <thread>
@@ -33,6 +33,13 @@ void backward(Net& net, const torch::Tensor& x) { net.layers->forward(x).pow(2).
 
 TEST_CASE("Gradients are averaged over the ranks in buckets, once per accumulation group", "[engine][dist]") {
   constexpr int kSteps = 2, kMicro = 3;
+  if (!ProcessGroup::backend_available(torch::kCPU)) {  // e.g. a pip wheel's LibTorch: no gloo/ headers
+    CHECK_THROWS_WITH(ProcessGroup(Rendezvous{0, 1, 0, "127.0.0.1", tervit::testing::free_port(), "test"}, torch::kCPU,
+                                   std::chrono::seconds(5)),
+                      Catch::Contains("needs Gloo"));
+    WARN("this build has no Gloo: CPU data parallelism was not tested");
+    return;
+  }
   std::vector<Net> nets(3);  // two ranks and the reference: the same start
   for (auto& net : nets) {
     torch::manual_seed(0);
@@ -90,4 +97,48 @@ TEST_CASE("Gradients are averaged over the ranks in buckets, once per accumulati
       CHECK(torch::equal(grads[0][step][i], grads[1][step][i]));
     }
   }
+}
+
+TEST_CASE("On CUDA the group is NCCL: gradients, sums and broadcasts of GPU tensors go through it", "[engine][dist][cuda]") {
+  const Rendezvous alone{0, 1, 0, "127.0.0.1", tervit::testing::free_port(), "test"};
+  if (!torch::cuda::is_available()) {
+    // No GPU (or a LibTorch without NCCL): a CUDA group is refused at once, not left hanging.
+    CHECK_THROWS(ProcessGroup(alone, torch::kCUDA, std::chrono::seconds(5)));
+    return;
+  }
+  // One GPU holds one rank (NCCL refuses two ranks on one device): the mean over the group is the rank's
+  // own sum over its micro-batches, reached through NCCL all-reduces on the GPU.
+  auto group = std::make_shared<ProcessGroup>(alone, torch::Device(torch::kCUDA, 0), std::chrono::seconds(30));
+  CHECK(group->backend_name() == "nccl");
+  std::vector<Net> nets(2);  // on the GPU, and the CPU reference
+  for (auto& net : nets) {
+    torch::manual_seed(0);
+    net.layers = torch::nn::Sequential(torch::nn::Linear(4, 16), torch::nn::ReLU(), torch::nn::Linear(16, 3));
+  }
+  nets[0].layers->to(torch::kCUDA);
+  nets[0].unused = torch::zeros({5}, torch::TensorOptions(torch::kCUDA).requires_grad(true));
+  GradientReducer reducer(nets[0].parameters(), group, {/*bucket_bytes=*/256, /*first_bucket_bytes=*/64});
+  CHECK(reducer.bucket_count() >= 3);
+  for (int micro = 0; micro < 3; ++micro) {
+    reducer.prepare(micro == 2);
+    backward(nets[0], inputs(0, 0, micro).cuda());
+    backward(nets[1], inputs(0, 0, micro));
+  }
+  reducer.finish();
+  const auto gpu = nets[0].parameters(), cpu = nets[1].parameters();
+  for (size_t i = 0; i < gpu.size(); ++i) {
+    INFO("parameter " << i);
+    REQUIRE(gpu[i].grad().defined() == cpu[i].grad().defined());
+    if (!cpu[i].grad().defined()) continue;
+    CHECK(gpu[i].grad().is_cuda());
+    CHECK(tervit::testing::relative_error(gpu[i].grad().cpu(), cpu[i].grad()) < 1e-5);
+  }
+
+  auto sum = torch::arange(6, torch::TensorOptions(torch::kCUDA).dtype(torch::kFloat));
+  group->all_reduce_sum(sum).wait();
+  CHECK(torch::equal(sum.cpu(), torch::arange(6, torch::kFloat)));
+  std::vector<torch::Tensor> state{torch::full({3}, 2.5, torch::kCUDA), torch::arange(4, torch::TensorOptions(torch::kCUDA).dtype(torch::kLong))};
+  group->broadcast(state);
+  CHECK(torch::equal(state[0].cpu(), torch::full({3}, 2.5)));
+  CHECK(torch::equal(state[1].cpu(), torch::arange(4, torch::kLong)));
 }

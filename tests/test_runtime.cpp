@@ -11,6 +11,10 @@ TEST_CASE("LibTorch runs on OpenBLAS, not the reference BLAS", "[runtime]") {
   torch::mm(torch::ones({8, 8}), torch::ones({8, 8}));  // make sure the BLAS is loaded
   const auto blas = loaded_blas_library();
   CAPTURE(blas);
+  if (blas.empty()) {  // a LibTorch with its BLAS linked in (pip wheels and NVIDIA's images: MKL)
+    CHECK_THAT(at::show_config(), Catch::Contains("BLAS_INFO=mkl") || Catch::Contains("BLAS_INFO=open"));
+    return;
+  }
   CHECK(blas.find("openblas") != std::string::npos);
   CHECK_FALSE(is_reference_blas(blas));
   CHECK(is_reference_blas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0"));

@@ -40,6 +40,7 @@ std::string loaded_blas_library() {
     if (slash == std::string::npos) continue;
     const auto path = line.substr(slash);
     const auto file = path.substr(path.rfind('/') + 1);
+    if (file.find("cublas") != std::string::npos) continue;  // the GPU's, in CUDA builds
     if (file.find("blas") != std::string::npos || file.find("mkl_core") != std::string::npos) return path;
   }
   return "";

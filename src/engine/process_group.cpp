@@ -2,10 +2,14 @@
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
-#ifdef USE_C10D_GLOO
+// A LibTorch may be built with a backend yet ship without its headers (pip wheels have no gloo/ headers;
+// nccl.h comes from NVIDIA's own package): a backend is used only when both are there.
+#if defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
+#define TERVIT_HAS_GLOO 1
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#if defined(USE_C10D_NCCL) && __has_include(<nccl.h>)
+#define TERVIT_HAS_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -41,7 +45,7 @@ std::string seconds(std::chrono::milliseconds timeout) {
   return text.str();
 }
 
-#ifdef USE_C10D_GLOO
+#ifdef TERVIT_HAS_GLOO
 // Ranks that meet on the loopback address all run on this machine; otherwise the interfaces named by
 // GLOO_SOCKET_IFNAME (as in PyTorch), else the address this machine's hostname resolves to.
 std::vector<std::shared_ptr<::gloo::transport::Device>> gloo_devices(const std::string& master_addr) {
@@ -133,7 +137,7 @@ ProcessGroup::ProcessGroup(const Rendezvous& rendezvous, const torch::Device& de
   }
   try {
     if (device.is_cuda()) {
-#ifdef USE_C10D_NCCL
+#ifdef TERVIT_HAS_NCCL
       // Without asynchronous error handling a dead peer leaves NCCL kernels waiting forever; with it the
       // watchdog ends the process once the timeout passes. PyTorch reads both names (old and new).
       setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1", /*overwrite=*/0);
@@ -143,19 +147,20 @@ ProcessGroup::ProcessGroup(const Rendezvous& rendezvous, const torch::Device& de
       s.backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(s.store, static_cast<int>(rendezvous.rank),
                                                               static_cast<int>(rendezvous.world_size), options);
 #else
-      throw Error("distributed training on " + device.str() + " needs a LibTorch built with NCCL; this one (" +
-                  TORCH_VERSION + ") has none. Train on --device cpu (Gloo) or build against a CUDA LibTorch");
+      throw Error("distributed training on " + device.str() + " needs NCCL: a LibTorch built with it, and nccl.h; tervit was built (against LibTorch " +
+                  TORCH_VERSION + ") without them. Train on --device cpu (Gloo) or build against a CUDA LibTorch with NCCL");
 #endif
     } else {
-#ifdef USE_C10D_GLOO
+#ifdef TERVIT_HAS_GLOO
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
       options->devices = gloo_devices(rendezvous.master_addr);
       options->threads = 2;
       s.backend = c10::make_intrusive<c10d::ProcessGroupGloo>(s.store, static_cast<int>(rendezvous.rank),
                                                               static_cast<int>(rendezvous.world_size), options);
 #else
-      throw Error(std::string("distributed training on the CPU needs a LibTorch built with Gloo; this one (") + TORCH_VERSION +
-                  ") has none");
+      throw Error(std::string("distributed training on the CPU needs Gloo: a LibTorch built with it, and its gloo/ headers; "
+                              "tervit was built (against LibTorch ") + TORCH_VERSION + ") without them. Train on CUDA (NCCL) or build "
+                  "against a LibTorch that ships them (Debian's libtorch-dev with libgloo-dev)");
 #endif
     }
   } catch (const Error&) {
@@ -172,6 +177,16 @@ ProcessGroup::~ProcessGroup() {
     (void)impl_->backend.release();
     (void)impl_->store.release();
   }
+}
+
+bool ProcessGroup::backend_available(const torch::Device& device) {
+#ifdef TERVIT_HAS_NCCL
+  if (device.is_cuda()) return true;
+#endif
+#ifdef TERVIT_HAS_GLOO
+  if (device.is_cpu()) return true;
+#endif
+  return false;
 }
 
 int64_t ProcessGroup::rank() const { return impl_->rendezvous.rank; }

@@ -15,7 +15,8 @@ torch::Device resolve_device(const std::string& spec);
 int set_threads(int threads);
 
 // Path of the BLAS shared library mapped into this process (resolved through update-alternatives
-// links), or "" when none is mapped (a BLAS linked statically, e.g. MKL in pip LibTorch).
+// links), or "" when none is mapped (a BLAS linked statically, e.g. MKL in pip LibTorch). cuBLAS is not
+// a CPU BLAS and is skipped.
 std::string loaded_blas_library();
 
 // Debian's generic reference BLAS (libblas3), 20-40x slower than OpenBLAS.

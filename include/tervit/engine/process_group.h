@@ -37,6 +37,10 @@ class ProcessGroup {
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
 
+  // Whether this build can form a group on `device`: Gloo for the CPU, NCCL for CUDA (a LibTorch built with
+  // the backend, and its headers found when tervit was built).
+  static bool backend_available(const torch::Device& device);
+
   int64_t rank() const;
   int64_t world_size() const;
   const torch::Device& device() const;
