@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "models/registry.h"
 #include "tervit/engine/lr_schedule.h"
+#include "tervit/engine/mixed_precision.h"
 #include "tervit/engine/param_groups.h"
 
 using namespace tervit::engine;
@@ -41,4 +44,25 @@ TEST_CASE("AdamW groups exempt norms, biases, tokens and position tables from we
   CHECK(static_cast<const torch::optim::AdamWOptions&>(groups[0].options()).weight_decay() == Approx(0.05));
   CHECK(static_cast<const torch::optim::AdamWOptions&>(groups[1].options()).weight_decay() == 0.0);
   CHECK(skips_weight_decay("layers.0.blocks.1.attn.relative_position_bias_table", torch::zeros({169, 3})));
+}
+
+TEST_CASE("The fp16 loss scaler unscales gradients, and halves its scale and skips the step on a non-finite one", "[engine]") {
+  tervit::engine::LossScaler scaler(/*enabled=*/true, /*scale=*/1024.0);
+  auto a = torch::zeros({2}, torch::requires_grad()), b = torch::zeros({3}, torch::requires_grad()), unused = torch::zeros({1});
+  a.mutable_grad() = torch::full({2}, 2048.0);
+  b.mutable_grad() = torch::full({3}, -512.0);
+  CHECK(scaler.scale_loss(torch::ones({})).item<double>() == 1024.0);
+  CHECK(scaler.unscale({a, b, unused}));
+  CHECK(torch::equal(a.grad(), torch::full({2}, 2.0)));
+  CHECK(torch::equal(b.grad(), torch::full({3}, -0.5)));
+  CHECK(scaler.scale() == 1024.0);
+
+  b.mutable_grad()[1] = std::numeric_limits<float>::infinity();
+  CHECK_FALSE(scaler.unscale({a, b}));
+  CHECK(scaler.scale() == 512.0);
+
+  tervit::engine::LossScaler off(/*enabled=*/false);
+  CHECK(off.scale() == 1.0);
+  CHECK(off.unscale({b}));  // nothing checked or divided when off
+  CHECK(b.grad()[0].item<double>() == -0.5 / 1024.0);  // divided by the failed attempt's scale, not since
 }

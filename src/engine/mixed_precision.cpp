@@ -44,12 +44,14 @@ AutocastScope::~AutocastScope() {
 bool LossScaler::unscale(const std::vector<torch::Tensor>& parameters) {
   if (!enabled_) return true;
   torch::NoGradGuard no_grad;
-  bool finite = true;
+  // One flag per gradient, read once: a read per gradient would wait for the GPU each time.
+  std::vector<torch::Tensor> finite_flags;
   for (const auto& p : parameters) {
     if (!p.grad().defined()) continue;
     p.mutable_grad().div_(scale_);
-    finite = finite && p.grad().isfinite().all().item<bool>();
+    finite_flags.push_back(p.grad().isfinite().all());
   }
+  const bool finite = finite_flags.empty() || torch::stack(finite_flags).all().item<bool>();
   if (!finite) {
     scale_ /= 2;
     good_steps_ = 0;

@@ -1,6 +1,8 @@
 // Training-step time (forward, cross-entropy, backward, AdamW step) in full precision and with ternary
 // weights, same model, batch and threads. Issue 4's goal: ternary at most 1.15x full precision.
 //   build/bench_train_step --model deit_tiny_patch16_224 --batch 32 --threads 1,2 --steps 5
+// On a GPU, optionally under autocast (the trainer's runtime.amp):
+//   build/bench_train_step --device cuda --amp bf16 --batch 256 --steps 20
 // Started as a data-parallel group (tools/launch.sh, torchrun), it measures the scaling instead: rank 0
 // alone, then every rank with its gradients averaged (batch per rank), the throughput of both, the
 // all-reduce time that backward did not hide, and the time of one all-reduce of all gradients alone.
@@ -11,8 +13,10 @@
 
 #include "models/registry.h"
 #include "tervit/core/app.h"
+#include "tervit/core/error.h"
 #include "tervit/core/runtime.h"
 #include "tervit/engine/gradient_reducer.h"
+#include "tervit/engine/mixed_precision.h"
 #include "tervit/engine/process_group.h"
 #include "tervit/engine/rendezvous.h"
 #include "tervit/quant/quant_layers.h"
@@ -29,9 +33,11 @@ struct Trainee {
   std::unique_ptr<tervit::engine::GradientReducer> reducer;
 };
 
-Trainee make_trainee(const std::string& name, tervit::quant::WeightQuant weight_quant) {
+Trainee make_trainee(const std::string& name, tervit::quant::WeightQuant weight_quant,
+                     const torch::Device& device = torch::kCPU) {
   torch::manual_seed(0);
   Trainee trainee{tervit::models::create_model(name), {}, nullptr, nullptr};
+  trainee.model->to(device);
   trainee.model->train();
   tervit::quant::apply_quant_spec(*trainee.model, tervit::quant::QuantSpec().weight_quant(weight_quant));
   trainee.parameters = trainee.model->parameters();
@@ -42,14 +48,21 @@ Trainee make_trainee(const std::string& name, tervit::quant::WeightQuant weight_
   return trainee;
 }
 
-// One training step; returns its wall time in milliseconds.
-double step_ms(Trainee& trainee, const torch::Tensor& images, const torch::Tensor& labels) {
+// One training step; returns its wall time in milliseconds (on a GPU, until its work is done).
+double step_ms(Trainee& trainee, const torch::Tensor& images, const torch::Tensor& labels,
+               tervit::engine::AmpMode amp = tervit::engine::AmpMode::kNone) {
   const auto start = std::chrono::steady_clock::now();
   trainee.optimizer->zero_grad();
   if (trainee.reducer) trainee.reducer->prepare(true);
-  torch::nn::functional::cross_entropy(trainee.model->forward(images), labels).backward();
+  torch::Tensor loss;
+  {
+    tervit::engine::AutocastScope autocast(amp, images.device());
+    loss = torch::nn::functional::cross_entropy(trainee.model->forward(images).to(torch::kFloat32), labels);
+  }
+  loss.backward();
   if (trainee.reducer) trainee.reducer->finish();
   trainee.optimizer->step();
+  if (images.is_cuda()) torch::cuda::synchronize();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -114,33 +127,39 @@ int main(int argc, char** argv) {
   int64_t batch = 32;
   std::vector<int> threads{1, 2};
   int steps = 5;
+  std::string device_name = "cpu", amp_name = "none";
   app.add_option("--model", name, "model name")->capture_default_str();
+  app.add_option("--device", device_name, "cpu, cuda or cuda:N (one process)")->capture_default_str();
+  app.add_option("--amp", amp_name, "autocast on CUDA: none, bf16 or fp16")->capture_default_str();
   app.add_option("--batch", batch, "images per step")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "thread counts")->delimiter(',')->capture_default_str();
   app.add_option("--steps", steps, "measured steps per case (after one warm-up step)")->capture_default_str()->check(CLI::PositiveNumber);
   return tervit::run_app(app, argc, argv, [&] {
-    tervit::log_runtime("bench_train_step", torch::kCPU);
+    const auto device = tervit::resolve_device(device_name);
+    const auto amp = tervit::engine::parse_amp_mode(amp_name);
+    tervit::log_runtime("bench_train_step", device);
     auto rendezvous = tervit::engine::rendezvous_from_environment();
     if (rendezvous && rendezvous->world_size > 1) {
+      if (!device.is_cpu()) throw tervit::Error("--device: the data-parallel scaling is measured on the CPU only");
       tervit::set_threads(threads.front());
       measure_scaling(std::make_shared<tervit::engine::ProcessGroup>(*rendezvous, torch::kCPU, std::chrono::minutes(10)), name,
                       batch, steps);
       return tervit::kExitOk;
     }
-    auto fp = make_trainee(name, tervit::quant::WeightQuant::kFp);
-    auto ternary = make_trainee(name, tervit::quant::WeightQuant::kTernary);
-    const auto images = torch::randn({batch, fp.model->in_chans(), fp.model->img_size(), fp.model->img_size()});
-    const auto labels = torch::randint(fp.model->num_classes(), {batch}, torch::kLong);
+    auto fp = make_trainee(name, tervit::quant::WeightQuant::kFp, device);
+    auto ternary = make_trainee(name, tervit::quant::WeightQuant::kTernary, device);
+    const auto images = torch::randn({batch, fp.model->in_chans(), fp.model->img_size(), fp.model->img_size()}, device);
+    const auto labels = torch::randint(fp.model->num_classes(), {batch}, torch::TensorOptions(device).dtype(torch::kLong));
     std::printf("%-24s %6s %8s %14s %14s %8s\n", "model", "batch", "threads", "fp ms/step", "ternary ms/step", "ratio");
     for (const int t : threads) {
       tervit::set_threads(t);
-      step_ms(fp, images, labels);  // warm-up: allocations, OpenMP pool
-      step_ms(ternary, images, labels);
+      step_ms(fp, images, labels, amp);  // warm-up: allocations, OpenMP pool, cuBLAS/cuDNN handles
+      step_ms(ternary, images, labels, amp);
       // Alternating steps so that load from other processes hits both cases alike; medians resist outliers.
       std::vector<double> fp_ms, ternary_ms;
       for (int i = 0; i < steps; ++i) {
-        fp_ms.push_back(step_ms(fp, images, labels));
-        ternary_ms.push_back(step_ms(ternary, images, labels));
+        fp_ms.push_back(step_ms(fp, images, labels, amp));
+        ternary_ms.push_back(step_ms(ternary, images, labels, amp));
       }
       std::printf("%-24s %6ld %8d %14.1f %14.1f %8.3f\n", name.c_str(), static_cast<long>(batch), t, median(fp_ms),
                   median(ternary_ms), median(ternary_ms) / median(fp_ms));
