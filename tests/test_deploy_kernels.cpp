@@ -1,4 +1,4 @@
-// The packed ternary kernels: the reference against plain LibTorch arithmetic, the AVX2 kernels against
+// The packed ternary kernels: the reference against plain LibTorch arithmetic, the AVX2 and AVX-512 kernels against
 // the reference on random shapes (odd ones included), and the layer that splits rows across threads.
 #include <catch2/catch.hpp>
 
@@ -97,6 +97,34 @@ TEST_CASE("Token quantization is BitNet's per-token absmax, as the fake quantize
   CHECK(q.scale[4] > 0);
 }
 
+TEST_CASE("The AVX2 token quantizer gives the reference's values, scales and sums", "[deploy]") {
+  if (!cpu_has_avx2()) {
+    WARN("this CPU has no AVX2: only the reference quantizer runs");
+    return;
+  }
+  // Widths around the 32-value vector step; zeros; rounding ties (absmax 127 makes x · 127 / absmax = x,
+  // and x = k + 0.5); a maximum in the scalar tail.
+  for (const int64_t cols : {1, 7, 31, 32, 33, 70, 96, 384, 1000}) {
+    CAPTURE(cols);
+    auto x = torch::randn({6, cols}) * torch::linspace(0.01, 10, 6).unsqueeze(1);
+    x[1].zero_();
+    x[2] = (torch::arange(cols) % 200 - 100).to(torch::kFloat) + 0.5;
+    x[2][cols - 1] = 127;
+    x[3][cols - 1] = 1e3;
+    for (int64_t n = 0; n < 6; ++n) {
+      CAPTURE(n);
+      std::vector<int8_t> expected(cols), actual(cols);
+      float expected_scale = 0, actual_scale = 0;
+      int32_t expected_sum = 0, actual_sum = 0;
+      quantize_token_reference(x[n].data_ptr<float>(), cols, expected.data(), &expected_scale, &expected_sum);
+      quantize_token_avx2(x[n].data_ptr<float>(), cols, actual.data(), &actual_scale, &actual_sum);
+      CHECK(actual == expected);
+      CHECK(actual_scale == expected_scale);
+      CHECK(actual_sum == expected_sum);
+    }
+  }
+}
+
 TEST_CASE("The int8 kernels compute the same integer sums", "[deploy]") {
   for (const auto& [rows, cols, tokens] : shapes()) {
     CAPTURE(rows, cols, tokens);
@@ -111,6 +139,7 @@ TEST_CASE("The int8 kernels compute the same integer sums", "[deploy]") {
     const auto reference = run_int8(int8_kernel_reference, c.matrix, q);
     CHECK(torch::equal(reference, expected));
     if (cpu_has_avx2()) CHECK(torch::equal(run_int8(int8_kernel_avx2, c.matrix, q), expected));
+    if (cpu_has_avx512_vnni()) CHECK(torch::equal(run_int8(int8_kernel_avx512_vnni, c.matrix, q), expected));
   }
   // Extreme values: every activation ±127 against every weight ±1 (the int16 partial sums' worst case).
   auto c = random_case(4, 3072, false);
@@ -121,6 +150,10 @@ TEST_CASE("The int8 kernels compute the same integer sums", "[deploy]") {
   q.scale.assign(2, 1.0f);
   CHECK(torch::equal(run_int8(int8_kernel_reference, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
   if (cpu_has_avx2()) CHECK(torch::equal(run_int8(int8_kernel_avx2, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
+  if (cpu_has_avx512_vnni())
+    CHECK(torch::equal(run_int8(int8_kernel_avx512_vnni, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
+  else
+    WARN("this CPU has no AVX-512 VNNI: its int8 kernel was not compared");
 }
 
 TEST_CASE("A packed layer splits rows across threads and gives the single-threaded result", "[deploy]") {

@@ -10,8 +10,6 @@ namespace tervit::deploy {
 
 namespace {
 
-constexpr float kRoundingMagic = 12582912.0f;  // 1.5 · 2^23
-
 // Row r of w as trits, padded to padded_cols() with zeros.
 std::vector<int8_t> row_trits(const PackedTernaryMatrix& w, int64_t r) {
   std::vector<int8_t> trits(static_cast<size_t>(w.padded_cols()));
@@ -39,7 +37,22 @@ void exact_kernel_reference(const PackedTernaryMatrix& w, const float* x, int64_
   }
 }
 
+void quantize_token_reference(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
+  float absmax = 0;
+  for (int64_t k = 0; k < cols; ++k) absmax = std::max(absmax, std::abs(token[k]));
+  // As quant::AbsmaxTokenQuantizer: the 1e-5 floor keeps an all-zero token finite.
+  const float to_int = 127.0f / std::max(absmax, 1e-5f);
+  int32_t total = 0;
+  for (int64_t k = 0; k < cols; ++k) {
+    values[k] = quantize_value(token[k], to_int);
+    total += values[k];
+  }
+  *scale = 1.0f / to_int;
+  *sum = total;
+}
+
 QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride) {
+  const TokenQuantizer quantize = cpu_has_avx2() ? quantize_token_avx2 : quantize_token_reference;
   QuantizedTokens q;
   q.tokens = tokens;
   q.stride = stride;
@@ -47,24 +60,7 @@ QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, in
   q.scale.resize(static_cast<size_t>(tokens));
   q.sum.resize(static_cast<size_t>(tokens));
   at::parallel_for(0, tokens, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      const float* token = x + n * cols;
-      float absmax = 0;
-      for (int64_t k = 0; k < cols; ++k) absmax = std::max(absmax, std::abs(token[k]));
-      // As quant::AbsmaxTokenQuantizer: the 1e-5 floor keeps an all-zero token finite.
-      const float to_int = 127.0f / std::max(absmax, 1e-5f);
-      int8_t* values = q.values.data() + n * stride;
-      int32_t sum = 0;
-      for (int64_t k = 0; k < cols; ++k) {
-        // Adding and subtracting 1.5 · 2^23 rounds to the nearest integer, half to even as torch.round
-        // does, without a libm call per element (|value| <= 127 here).
-        const float value = std::clamp(token[k] * to_int, -127.0f, 127.0f);
-        values[k] = static_cast<int8_t>((value + kRoundingMagic) - kRoundingMagic);
-        sum += values[k];
-      }
-      q.scale[n] = 1.0f / to_int;
-      q.sum[n] = sum;
-    }
+    for (int64_t n = begin; n < end; ++n) quantize(x + n * cols, cols, q.values.data() + n * stride, &q.scale[n], &q.sum[n]);
   });
   return q;
 }
@@ -92,6 +88,9 @@ bool cpu_has_avx2() {
 
 ExactKernel best_exact_kernel() { return cpu_has_avx2() ? exact_kernel_avx2 : exact_kernel_reference; }
 
-Int8Kernel best_int8_kernel() { return cpu_has_avx2() ? int8_kernel_avx2 : int8_kernel_reference; }
+Int8Kernel best_int8_kernel() {
+  if (cpu_has_avx512_vnni()) return int8_kernel_avx512_vnni;
+  return cpu_has_avx2() ? int8_kernel_avx2 : int8_kernel_reference;
+}
 
 }  // namespace tervit::deploy

@@ -6,16 +6,16 @@
 
 #include <algorithm>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define TERVIT_AVX2 __attribute__((target("avx2,fma")))
-#endif
+#include "src/deploy/x86_simd.h"
 
 namespace tervit::deploy {
 
 #if defined(__x86_64__) || defined(__i386__)
 
 namespace {
+
+using x86::block_codes;
+using x86::sum_each;
 
 constexpr int64_t kTokenTile = 4;
 constexpr int64_t kRowTile = 2;
@@ -24,29 +24,7 @@ constexpr int64_t kTile = kRowTile * kTokenTile;  // accumulators per tile, inde
 // steps stay below 32767, then they are widened to int32.
 constexpr int64_t kStepsPerWidening = 64;
 
-// Tokens per chunk: about 128 KB of activations (L2 holds them while the rows pass).
-int64_t chunk_tokens(int64_t bytes_per_token) {
-  return std::max<int64_t>(kTokenTile, 131072 / std::max<int64_t>(bytes_per_token, 1) / kTokenTile * kTokenTile);
-}
-
-// Lane i of the result is the sum of the lanes of v[i]: 8 horizontal sums at once.
-TERVIT_AVX2 __m256 sum_each(const __m256 v[kTile]) {
-  const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
-  const __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
-  return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
-}
-
-TERVIT_AVX2 __m256i sum_each(const __m256i v[kTile]) {
-  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
-}
-
-// Codes 32i .. 32i+31 of a block (bytes 0..2): one shift and mask.
-TERVIT_AVX2 __m256i block_codes(const Block2Bit& block, int64_t i) {
-  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.codes));
-  return _mm256_and_si256(_mm256_srl_epi16(packed, _mm_cvtsi32_si128(static_cast<int>(2 * i))), _mm256_set1_epi8(3));
-}
+int64_t chunk_tokens(int64_t bytes_per_token) { return x86::chunk_tokens(bytes_per_token, kTokenTile); }
 
 // The low 8 codes of `codes` as floats -1, 0, 1 at `at`.
 TERVIT_AVX2 void store_trits(float* at, __m128i codes) {
@@ -154,6 +132,46 @@ TERVIT_AVX2 void int8_kernel_avx2(const PackedTernaryMatrix& w, const QuantizedT
   }
 }
 
+// quantize_token_reference in 8 lanes: the same products, clamps and rounding (cvtps rounds half to
+// even, as the reference's magic constant does), so the same values.
+TERVIT_AVX2 void quantize_token_avx2(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
+  const int64_t vector_cols = cols / 32 * 32;
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  __m256 absmax8 = _mm256_setzero_ps();
+  int64_t k = 0;
+  // max(|x|, running) keeps the running maximum where x is NaN, as std::max in the reference does.
+  for (; k + 8 <= cols; k += 8) absmax8 = _mm256_max_ps(_mm256_andnot_ps(sign_bit, _mm256_loadu_ps(token + k)), absmax8);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, absmax8);
+  float absmax = 0;
+  for (const float lane : lanes) absmax = std::max(absmax, lane);
+  for (; k < cols; ++k) absmax = std::max(absmax, std::abs(token[k]));
+  const float to_int = 127.0f / std::max(absmax, 1e-5f);
+  const __m256 factor = _mm256_set1_ps(to_int), low = _mm256_set1_ps(-127.0f), high = _mm256_set1_ps(127.0f);
+  const __m256i byte_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);  // undoes the per-lane packing
+  __m256i total8 = _mm256_setzero_si256();
+  for (k = 0; k < vector_cols; k += 32) {
+    __m256i part[4];
+    for (int64_t i = 0; i < 4; ++i) {
+      const __m256 value = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(token + k + 8 * i), factor), low), high);
+      part[i] = _mm256_cvtps_epi32(value);
+      total8 = _mm256_add_epi32(total8, part[i]);
+    }
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(part[0], part[1]), _mm256_packs_epi32(part[2], part[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(values + k), _mm256_permutevar8x32_epi32(packed, byte_order));
+  }
+  alignas(32) int32_t totals[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(totals), total8);
+  int32_t total = 0;
+  for (const int32_t lane : totals) total += lane;
+  for (k = vector_cols; k < cols; ++k) {
+    values[k] = quantize_value(token[k], to_int);
+    total += values[k];
+  }
+  *scale = 1.0f / to_int;
+  *sum = total;
+}
+
 #else  // no x86: the AVX2 entry points run the reference (cpu_has_avx2() is false, nothing selects them)
 
 void exact_kernel_avx2(const PackedTernaryMatrix& w, const float* x, int64_t tokens, int64_t row_begin, int64_t row_end,
@@ -164,6 +182,10 @@ void exact_kernel_avx2(const PackedTernaryMatrix& w, const float* x, int64_t tok
 void int8_kernel_avx2(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
                       float* y) {
   int8_kernel_reference(w, q, row_begin, row_end, y);
+}
+
+void quantize_token_avx2(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
+  quantize_token_reference(token, cols, values, scale, sum);
 }
 
 #endif

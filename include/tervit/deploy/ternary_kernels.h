@@ -1,10 +1,12 @@
 #pragma once
 // Matrix products with packed ternary weights, y = x W^T (W: rows x cols trits, α per row), computed
-// without ever expanding W into a float matrix. Each kernel exists twice with the same signature: a
-// plain reference written as the formula reads, and an AVX2 version (compiled for AVX2 + FMA through
-// function attributes, so the build needs no global -mavx2) chosen at run time when the CPU has it.
+// without ever expanding W into a float matrix. Each kernel has a plain reference written as the
+// formula reads and fast versions of the same signature (AVX2 + FMA; for int8 also AVX-512 VNNI),
+// compiled through function attributes, so the build needs no global -mavx2, and chosen at run time
+// by what the CPU has.
 // A kernel computes the output rows [row_begin, row_end) for every token: callers split rows across
 // threads.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -29,8 +31,21 @@ struct QuantizedTokens {
   std::vector<float> scale;     // x ≈ q · scale, per token
   std::vector<int32_t> sum;     // Σ q per token: the AVX2 kernel's offset correction
 };
-// x is tokens x cols, row-major; tokens are quantized in parallel.
+// x is tokens x cols, row-major; tokens are quantized in parallel, each by the best of the per-token
+// quantizers below (equal results).
 QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride);
+// One activation as the token quantizers round it: clamp(x · to_int, ±127), then to the nearest integer,
+// half to even as torch.round does. Adding and subtracting 1.5 · 2^23 rounds without a libm call
+// (|value| <= 127 here).
+inline int8_t quantize_value(float x, float to_int) {
+  constexpr float kRoundingMagic = 12582912.0f;
+  const float value = std::clamp(x * to_int, -127.0f, 127.0f);
+  return static_cast<int8_t>((value + kRoundingMagic) - kRoundingMagic);
+}
+// One token: values[0..cols) (the padding is the caller's), its scale and Σ values.
+using TokenQuantizer = void (*)(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
+void quantize_token_reference(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
+void quantize_token_avx2(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
 
 // Int8 mode (W2A8): y[n][r] = α_r · scale[n] · (Σ_k t[r][k] · q[n][k]) + bias[r], the sum in integers.
 using Int8Kernel = void (*)(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
@@ -39,6 +54,8 @@ void int8_kernel_reference(const PackedTernaryMatrix& w, const QuantizedTokens& 
                            float* y);
 void int8_kernel_avx2(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
                       float* y);
+void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
+                             float* y);
 
 // The one output formula of int8 mode, shared by both kernels so that equal integer sums give equal
 // outputs.
@@ -46,8 +63,10 @@ inline float int8_output(int32_t dot, float alpha, float token_scale, float bias
   return static_cast<float>(dot) * (alpha * token_scale) + bias;
 }
 
-// Whether this CPU runs the AVX2 kernels (AVX2 and FMA); the reference kernels run everywhere.
+// Whether this CPU runs the AVX2 kernels (AVX2 and FMA), and the AVX-512 VNNI one (AVX-512 F, VL, BW and
+// VNNI besides); the reference kernels run everywhere.
 bool cpu_has_avx2();
+bool cpu_has_avx512_vnni();
 ExactKernel best_exact_kernel();
 Int8Kernel best_int8_kernel();
 

@@ -1,0 +1,185 @@
+// The int8 kernel on AVX-512 VNNI, on 512-bit vectors. vpdpbusd multiplies 4 unsigned codes by 4 signed
+// activations and adds their sum into an int32 lane in one instruction, where AVX2 needs maddubs, an
+// int16 add and a widening step. Rows' codes are decoded to bytes once per chunk of tokens, so the inner
+// loops only load and multiply. Two tilings, by width:
+// - wide rows: 4 rows x 4 tokens, each accumulator summing 64 columns at a time, which the end of the
+//   tile reduces; the rows' codes stay in L1 whatever the width;
+// - narrow rows (the first Swin stages): 16 rows x 8 tokens with the codes of the 16 rows interleaved
+//   (lane l holds 4 consecutive codes of row l) against the token's 4 activations broadcast, so each
+//   lane is one output and needs no reduction, which costs as much as the products when rows are short.
+// (With 256-bit vectors GCC 12 moved every accumulator through another register around each vpdpbusd.)
+#include "tervit/deploy/ternary_kernels.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "src/deploy/x86_simd.h"
+
+namespace tervit::deploy {
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#define TERVIT_AVX512_VNNI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
+
+namespace {
+
+constexpr int64_t kRowTile = 4;
+constexpr int64_t kTokenTile = 4;
+constexpr int64_t kTile = kRowTile * kTokenTile;  // accumulators, index j * kTokenTile + t
+
+// The interleaved tiling: 16 rows (one int32 lane each) x 8 tokens per tile, used up to this padded
+// width; wider rows went faster through the 4 x 4 tiles.
+constexpr int64_t kNarrowRowTile = 16;
+constexpr int64_t kNarrowTokenTile = 8;
+constexpr int64_t kNarrowMaxCols = 256;
+
+// Row `row`'s codes (t + 1, one byte each, padded_cols of them) at out.
+TERVIT_AVX512_VNNI void decode_row(const PackedTernaryMatrix& w, int64_t row, uint8_t* out) {
+  const Block2Bit* blocks = w.row(row);
+  for (int64_t b = 0; b < w.blocks_per_row(); ++b)
+    for (int64_t i = 0; i < 4; ++i)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + b * Block2Bit::kTrits + 32 * i), x86::block_codes(blocks[b], i));
+}
+
+// int8_output for the 16 (or 4) rows of a vector: float(dot - Σq) · (α · scale) + bias, in that order.
+TERVIT_AVX512_VNNI __m512 outputs16(__m512i sums, int32_t token_sum, float token_scale, const float* alpha, const float* bias) {
+  const __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, _mm512_set1_epi32(token_sum)));
+  return _mm512_add_ps(_mm512_mul_ps(dot, _mm512_mul_ps(_mm512_load_ps(alpha), _mm512_set1_ps(token_scale))), _mm512_load_ps(bias));
+}
+
+TERVIT_AVX512_VNNI __m128 outputs4(__m128i sums, int32_t token_sum, float token_scale, const float* alpha, const float* bias) {
+  const __m128 dot = _mm_cvtepi32_ps(_mm_sub_epi32(sums, _mm_set1_epi32(token_sum)));
+  return _mm_add_ps(_mm_mul_ps(dot, _mm_mul_ps(_mm_load_ps(alpha), _mm_set1_ps(token_scale))), _mm_load_ps(bias));
+}
+
+// The rows of a tile starting at r (a short last tile repeats its last row and stores only its own),
+// with their α and bias.
+template <int64_t kRows>
+struct RowTile {
+  int64_t rows[kRows];
+  alignas(64) float alpha[kRows];
+  alignas(64) float bias[kRows];
+  RowTile(const PackedTernaryMatrix& w, int64_t r, int64_t row_end) {
+    for (int64_t j = 0; j < kRows; ++j) {
+      rows[j] = std::min(r + j, row_end - 1);
+      alpha[j] = w.alpha[rows[j]];
+      bias[j] = w.bias.empty() ? 0.0f : w.bias[rows[j]];
+    }
+  }
+};
+
+// Lanes [0, count) of `lanes`.
+uint32_t first_lanes(int64_t count, int64_t lanes) { return (1u << std::clamp<int64_t>(count, 0, lanes)) - 1u; }
+
+TERVIT_AVX512_VNNI void wide_tiles(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t chunk_begin, int64_t chunk_end,
+                                   int64_t row_begin, int64_t row_end, uint8_t* codes, float* y) {
+  const int64_t padded = w.padded_cols(), used_cols = (w.cols + 63) / 64 * 64;  // padded is a multiple of 128
+  for (int64_t r = row_begin; r < row_end; r += kRowTile) {
+    const RowTile<kRowTile> tile(w, r, row_end);
+    const auto row_mask = static_cast<__mmask8>(first_lanes(row_end - r, kRowTile));
+    const uint8_t* row_codes[kRowTile];
+    for (int64_t j = 0; j < kRowTile; ++j) {
+      row_codes[j] = codes + j * padded;
+      decode_row(w, tile.rows[j], codes + j * padded);
+    }
+    for (int64_t n = chunk_begin; n < chunk_end; n += kTokenTile) {
+      const int8_t* token[kTokenTile];
+      for (int64_t t = 0; t < kTokenTile; ++t) token[t] = q.values.data() + std::min(n + t, chunk_end - 1) * q.stride;
+      __m512i sum[kTile];
+      for (auto& s : sum) s = _mm512_setzero_si512();
+      for (int64_t k = 0; k < used_cols; k += 64) {
+        __m512i c[kRowTile];
+        for (int64_t j = 0; j < kRowTile; ++j) c[j] = _mm512_loadu_si512(row_codes[j] + k);
+        for (int64_t t = 0; t < kTokenTile; ++t) {
+          const __m512i a = _mm512_loadu_si512(token[t] + k);
+          for (int64_t j = 0; j < kRowTile; ++j) sum[j * kTokenTile + t] = _mm512_dpbusd_epi32(sum[j * kTokenTile + t], c[j], a);
+        }
+      }
+      // Halves added, then totals[j * 4 + t] in two vectors; the 4x4 transpose gives one vector of the 4
+      // rows per token.
+      __m256i halves[kTile];
+      for (int64_t i = 0; i < kTile; ++i)
+        halves[i] = _mm256_add_epi32(_mm512_castsi512_si256(sum[i]), _mm512_extracti64x4_epi64(sum[i], 1));
+      const __m256i low = x86::sum_each(halves), high = x86::sum_each(halves + 8);
+      const __m128i r0 = _mm256_castsi256_si128(low), r1 = _mm256_extracti128_si256(low, 1);
+      const __m128i r2 = _mm256_castsi256_si128(high), r3 = _mm256_extracti128_si256(high, 1);
+      const __m128i t01 = _mm_unpacklo_epi32(r0, r1), t23 = _mm_unpacklo_epi32(r2, r3);
+      const __m128i t01h = _mm_unpackhi_epi32(r0, r1), t23h = _mm_unpackhi_epi32(r2, r3);
+      const __m128i by_token[kTokenTile] = {_mm_unpacklo_epi64(t01, t23), _mm_unpackhi_epi64(t01, t23),
+                                            _mm_unpacklo_epi64(t01h, t23h), _mm_unpackhi_epi64(t01h, t23h)};
+      for (int64_t t = 0; t < std::min(kTokenTile, chunk_end - n); ++t)
+        _mm_mask_storeu_ps(y + (n + t) * w.rows + r, row_mask, outputs4(by_token[t], q.sum[n + t], q.scale[n + t], tile.alpha, tile.bias));
+    }
+  }
+}
+
+TERVIT_AVX512_VNNI void narrow_tiles(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t chunk_begin, int64_t chunk_end,
+                                     int64_t row_begin, int64_t row_end, uint8_t* codes, uint8_t* row_bytes, float* y) {
+  const int64_t used_groups = (w.cols + 3) / 4;  // 4 columns per lane and step
+  for (int64_t r = row_begin; r < row_end; r += kNarrowRowTile) {
+    const RowTile<kNarrowRowTile> tile(w, r, row_end);
+    for (int64_t row = 0; row < kNarrowRowTile; ++row) {
+      decode_row(w, tile.rows[row], row_bytes);
+      for (int64_t kg = 0; kg < used_groups; ++kg) std::memcpy(codes + kg * 64 + row * 4, row_bytes + kg * 4, 4);
+    }
+    const auto store_mask = static_cast<__mmask16>(first_lanes(row_end - r, kNarrowRowTile));
+    for (int64_t n = chunk_begin; n < chunk_end; n += kNarrowTokenTile) {
+      const int8_t* token[kNarrowTokenTile];
+      for (int64_t t = 0; t < kNarrowTokenTile; ++t) token[t] = q.values.data() + std::min(n + t, chunk_end - 1) * q.stride;
+      __m512i sum[kNarrowTokenTile];
+      for (auto& s : sum) s = _mm512_setzero_si512();
+      for (int64_t kg = 0; kg < used_groups; ++kg) {
+        const __m512i c = _mm512_loadu_si512(codes + 64 * kg);
+        for (int64_t t = 0; t < kNarrowTokenTile; ++t) {
+          int32_t four;
+          std::memcpy(&four, token[t] + 4 * kg, 4);
+          sum[t] = _mm512_dpbusd_epi32(sum[t], c, _mm512_set1_epi32(four));
+        }
+      }
+      // Through memory: indexing the accumulators by a run-time count would keep them there in the loop.
+      alignas(64) int32_t sums[kNarrowTokenTile][kNarrowRowTile];
+      for (int64_t t = 0; t < kNarrowTokenTile; ++t) _mm512_store_si512(sums[t], sum[t]);
+      for (int64_t t = 0; t < std::min(kNarrowTokenTile, chunk_end - n); ++t)
+        _mm512_mask_storeu_ps(y + (n + t) * w.rows + r, store_mask,
+                              outputs16(_mm512_load_si512(sums[t]), q.sum[n + t], q.scale[n + t], tile.alpha, tile.bias));
+    }
+  }
+}
+
+}  // namespace
+
+// Σ (t + 1) · q = Σ t · q + Σ q, as in the AVX2 kernel: the token's Σ q is subtracted at the end. Columns
+// past w.cols hold zero activations, so the loops stop at the last step that holds one.
+TERVIT_AVX512_VNNI void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin,
+                                                int64_t row_end, float* y) {
+  const int64_t padded = w.padded_cols();
+  const bool narrow = padded <= kNarrowMaxCols;
+  std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // at most 4 KB
+  std::vector<uint8_t> row_bytes(static_cast<size_t>(padded));
+  const int64_t chunk = x86::chunk_tokens(q.stride, kNarrowTokenTile);
+  for (int64_t chunk_begin = 0; chunk_begin < q.tokens; chunk_begin += chunk) {
+    const int64_t chunk_end = std::min(q.tokens, chunk_begin + chunk);
+    if (narrow)
+      narrow_tiles(w, q, chunk_begin, chunk_end, row_begin, row_end, codes.data(), row_bytes.data(), y);
+    else
+      wide_tiles(w, q, chunk_begin, chunk_end, row_begin, row_end, codes.data(), y);
+  }
+}
+
+bool cpu_has_avx512_vnni() {
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+}
+
+#else  // no x86: never selected (cpu_has_avx512_vnni() is false)
+
+void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
+                             float* y) {
+  int8_kernel_reference(w, q, row_begin, row_end, y);
+}
+
+bool cpu_has_avx512_vnni() { return false; }
+
+#endif
+
+}  // namespace tervit::deploy
