@@ -2,6 +2,8 @@
 // the reference on random shapes (odd ones included), and the layer that splits rows across threads.
 #include <catch2/catch.hpp>
 
+#include <mutex>
+#include <set>
 #include <tuple>
 
 #include "test_helpers.h"
@@ -157,12 +159,22 @@ TEST_CASE("The int8 kernels compute the same integer sums", "[deploy]") {
 }
 
 TEST_CASE("A packed layer splits rows across threads and gives the single-threaded result", "[deploy]") {
+  // at::parallel_for's OpenMP pragma compiles in tervit's code (and this test's, with the same flags): two
+  // threads must really run, or the layer's loop is serial.
+  const int threads = tervit::set_threads(0);
+  tervit::set_threads(2);
+  std::set<int> seen;
+  std::mutex seen_mutex;
+  at::parallel_for(0, 64, 1, [&](int64_t, int64_t) {
+    const std::lock_guard<std::mutex> lock(seen_mutex);
+    seen.insert(at::get_thread_num());
+  });
+  CHECK(seen.size() == 2);
+
   const auto c = random_case(37, 200, true);
   const auto x = torch::randn({2, 3, 200});
   const auto mode = GENERATE(PackedMode::kExact, PackedMode::kInt8);
   const PackedTernaryLinear layer(c.matrix, mode);
-  const int threads = tervit::set_threads(0);
-  tervit::set_threads(2);
   const auto parallel = layer.forward(x);
   tervit::set_threads(1);
   const auto serial = layer.forward(x);

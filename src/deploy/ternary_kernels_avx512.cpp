@@ -31,7 +31,7 @@ constexpr int64_t kTile = kRowTile * kTokenTile;  // accumulators, index j * kTo
 // width; wider rows went faster through the 4 x 4 tiles.
 constexpr int64_t kNarrowRowTile = 16;
 constexpr int64_t kNarrowTokenTile = 8;
-constexpr int64_t kNarrowMaxCols = 256;
+constexpr int64_t kNarrowMaxCols = 1024;
 
 // Row `row`'s codes (t + 1, one byte each, padded_cols of them) at out.
 TERVIT_AVX512_VNNI void decode_row(const PackedTernaryMatrix& w, int64_t row, uint8_t* out) {
@@ -153,7 +153,7 @@ TERVIT_AVX512_VNNI void narrow_tiles(const PackedTernaryMatrix& w, const Quantiz
 TERVIT_AVX512_VNNI void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin,
                                                 int64_t row_end, float* y) {
   const int64_t padded = w.padded_cols();
-  const bool narrow = padded <= kNarrowMaxCols;
+  const bool narrow = padded <= kNarrowMaxCols && q.tokens >= 4 * kNarrowTokenTile;
   std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // at most 4 KB
   std::vector<uint8_t> row_bytes(static_cast<size_t>(padded));
   const int64_t chunk = x86::chunk_tokens(q.stride, kNarrowTokenTile);
