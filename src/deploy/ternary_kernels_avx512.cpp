@@ -2,11 +2,12 @@
 // activations and adds their sum into an int32 lane in one instruction, where AVX2 needs maddubs, an
 // int16 add and a widening step. Rows' codes are decoded to bytes once per chunk of tokens, so the inner
 // loops only load and multiply. Two tilings, by width:
-// - wide rows: 4 rows x 4 tokens, each accumulator summing 64 columns at a time, which the end of the
-//   tile reduces; the rows' codes stay in L1 whatever the width;
-// - narrow rows (the first Swin stages): 16 rows x 8 tokens with the codes of the 16 rows interleaved
-//   (lane l holds 4 consecutive codes of row l) against the token's 4 activations broadcast, so each
-//   lane is one output and needs no reduction, which costs as much as the products when rows are short.
+// - rows up to 1024 columns, given at least 32 tokens: 16 rows x 8 tokens, the codes of the 16 rows
+//   interleaved (lane l holds 4 consecutive codes of row l) against the token's 4 activations
+//   broadcast, so each lane is one output and needs no reduction, which costs as much as the products
+//   when rows are short;
+// - otherwise 4 rows x 4 tokens, each accumulator summing 64 columns at a time, which the end of the
+//   tile reduces; the rows' codes stay in L1 whatever the width.
 // (With 256-bit vectors GCC 12 moved every accumulator through another register around each vpdpbusd.)
 #include "tervit/deploy/ternary_kernels.h"
 
@@ -154,7 +155,7 @@ TERVIT_AVX512_VNNI void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, co
                                                 int64_t row_end, float* y) {
   const int64_t padded = w.padded_cols();
   const bool narrow = padded <= kNarrowMaxCols && q.tokens >= 4 * kNarrowTokenTile;
-  std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // at most 4 KB
+  std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // 4 rows, or 16 of <= 1024 columns
   std::vector<uint8_t> row_bytes(static_cast<size_t>(padded));
   const int64_t chunk = x86::chunk_tokens(q.stride, kNarrowTokenTile);
   for (int64_t chunk_begin = 0; chunk_begin < q.tokens; chunk_begin += chunk) {
