@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "tervit/core/error.h"
+#include "tervit/core/file_bytes.h"
 #include "tervit/data/image_decode.h"
 #include "tervit/data/jpeg_decode.h"
 

@@ -1,6 +1,5 @@
 #include "tervit/data/image_decode.h"
 
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <opencv2/imgcodecs.hpp>
@@ -8,6 +7,7 @@
 #include <vector>
 
 #include "tervit/core/error.h"
+#include "tervit/core/file_bytes.h"
 #include "tervit/data/jpeg_decode.h"
 
 namespace tervit::data {
@@ -91,19 +91,6 @@ cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name)
     throw ImageDecodeError(name + ": not a decodable image (corrupt, truncated or unsupported format)");
   }
   return to_rgb(to_8bit(decoded, name), name);
-}
-
-std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary | std::ios::ate);
-  if (!file) throw Error(path.string() + ": cannot open image file");
-  const std::streamoff size = file.tellg();  // -1 for a folder
-  if (size < 0) throw Error(path.string() + ": cannot read image file");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  file.seekg(0);
-  if (!file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
-    throw Error(path.string() + ": cannot read image file");
-  }
-  return bytes;
 }
 
 cv::Mat read_image(const std::filesystem::path& path) {

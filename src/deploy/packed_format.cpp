@@ -13,20 +13,6 @@
 
 namespace tervit::deploy {
 
-PackedBits parse_packed_bits(const std::string& name) {
-  if (name == "2") return PackedBits::k2;
-  if (name == "1.6") return PackedBits::k1_6;
-  throw Error("unknown packing '" + name + "' bits per weight, expected 2 or 1.6");
-}
-
-std::string packed_bits_name(PackedBits bits) { return bits == PackedBits::k2 ? "2" : "1.6"; }
-
-std::vector<int64_t> packed_shape(int64_t rows, int64_t cols, PackedBits bits) {
-  constexpr int64_t kBlockBytes = 32;
-  if (bits == PackedBits::k2) return {rows, block_count<Block2Bit>(cols) * kBlockBytes};
-  return {block_count<Block1_6Bit>(rows * cols) * kBlockBytes};
-}
-
 torch::Tensor pack_trits(const int8_t* trits, int64_t rows, int64_t cols, PackedBits bits) {
   auto packed = torch::empty(packed_shape(rows, cols, bits), torch::kUInt8);
   if (bits == PackedBits::k2) {

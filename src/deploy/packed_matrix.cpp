@@ -1,6 +1,20 @@
 #include "tervit/deploy/packed_matrix.h"
 
+#include <cstring>
+
+#include "tervit/core/error.h"
+
 namespace tervit::deploy {
+
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+}  // namespace
 
 PackedTernaryMatrix pack_matrix(const int8_t* trits, int64_t rows, int64_t cols) {
   PackedTernaryMatrix matrix;
@@ -8,6 +22,46 @@ PackedTernaryMatrix pack_matrix(const int8_t* trits, int64_t rows, int64_t cols)
   matrix.cols = cols;
   matrix.blocks.resize(static_cast<size_t>(rows * matrix.blocks_per_row()));
   for (int64_t r = 0; r < rows; ++r) pack_2bit(trits + r * cols, cols, matrix.blocks.data() + r * matrix.blocks_per_row());
+  return matrix;
+}
+
+PackedBits parse_packed_bits(const std::string& name) {
+  if (name == "2") return PackedBits::k2;
+  if (name == "1.6") return PackedBits::k1_6;
+  throw Error("unknown packing '" + name + "' bits per weight, expected 2 or 1.6");
+}
+
+std::string packed_bits_name(PackedBits bits) { return bits == PackedBits::k2 ? "2" : "1.6"; }
+
+std::vector<int64_t> packed_shape(int64_t rows, int64_t cols, PackedBits bits) {
+  constexpr int64_t kBlockBytes = 32;
+  if (bits == PackedBits::k2) return {rows, block_count<Block2Bit>(cols) * kBlockBytes};
+  return {block_count<Block1_6Bit>(rows * cols) * kBlockBytes};
+}
+
+PackedTernaryMatrix read_packed_matrix(const std::vector<int64_t>& shape, const uint8_t* bytes, PackedBits bits,
+                                       int64_t rows, int64_t cols, const std::string& where) {
+  const auto expected = packed_shape(rows, cols, bits);
+  if (shape != expected)
+    throw Error(where + " has shape " + shape_text(shape) + ", but " + packed_bits_name(bits) + "-bit packing of its " +
+                std::to_string(rows) + " x " + std::to_string(cols) + " layer takes " + shape_text(expected) +
+                " (a wrong block count, or metadata that disagrees with the tensors)");
+  bool well_formed = true;
+  PackedTernaryMatrix matrix;
+  if (bits == PackedBits::k2) {
+    matrix.rows = rows;
+    matrix.cols = cols;
+    matrix.blocks.resize(static_cast<size_t>(rows * matrix.blocks_per_row()));
+    std::memcpy(matrix.blocks.data(), bytes, matrix.blocks.size() * sizeof(Block2Bit));
+    std::vector<int8_t> trits(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows && well_formed; ++r) well_formed = unpack_2bit(matrix.row(r), cols, trits.data());
+  } else {
+    // The kernels need row-aligned blocks: repack the row-major trits (integers only, no float matrix).
+    std::vector<int8_t> trits(static_cast<size_t>(rows * cols));
+    well_formed = unpack_1_6bit(reinterpret_cast<const Block1_6Bit*>(bytes), rows * cols, trits.data());
+    matrix = pack_matrix(trits.data(), rows, cols);
+  }
+  if (!well_formed) throw Error(where + " holds a byte that is no packed trits (or nonzero padding)");
   return matrix;
 }
 

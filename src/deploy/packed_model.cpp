@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstring>
 #include <iterator>
 #include <memory>
 #include <set>
@@ -74,29 +73,7 @@ PackedTernaryMatrix read_matrix(const torch::Tensor& packed, PackedBits bits, in
                                 const std::string& where) {
   if (packed.scalar_type() != torch::kUInt8)
     throw Error(where + " has dtype " + c10::toString(packed.scalar_type()) + ", packed weights are U8");
-  const auto expected = packed_shape(rows, cols, bits);
-  if (packed.sizes() != c10::IntArrayRef(expected))
-    throw Error(where + " has shape " + shape_text(packed.sizes()) + ", but " + packed_bits_name(bits) + "-bit packing of its " +
-                std::to_string(rows) + " x " + std::to_string(cols) + " layer takes " + shape_text(expected) +
-                " (a wrong block count, or metadata that disagrees with the tensors)");
-  const auto* bytes = packed.data_ptr<uint8_t>();
-  bool well_formed = true;
-  PackedTernaryMatrix matrix;
-  if (bits == PackedBits::k2) {
-    matrix.rows = rows;
-    matrix.cols = cols;
-    matrix.blocks.resize(static_cast<size_t>(rows * matrix.blocks_per_row()));
-    std::memcpy(matrix.blocks.data(), bytes, matrix.blocks.size() * sizeof(Block2Bit));
-    std::vector<int8_t> trits(static_cast<size_t>(cols));
-    for (int64_t r = 0; r < rows && well_formed; ++r) well_formed = unpack_2bit(matrix.row(r), cols, trits.data());
-  } else {
-    // The kernels need row-aligned blocks: repack the row-major trits (integers only, no float matrix).
-    std::vector<int8_t> trits(static_cast<size_t>(rows * cols));
-    well_formed = unpack_1_6bit(reinterpret_cast<const Block1_6Bit*>(bytes), rows * cols, trits.data());
-    matrix = pack_matrix(trits.data(), rows, cols);
-  }
-  if (!well_formed) throw Error(where + " holds a byte that is no packed trits (or nonzero padding)");
-  return matrix;
+  return read_packed_matrix(packed.sizes().vec(), packed.data_ptr<uint8_t>(), bits, rows, cols, where);
 }
 
 std::vector<float> read_alpha(const torch::Tensor& alpha, int64_t rows, quant::Granularity granularity, const std::string& where) {

@@ -1,10 +1,10 @@
 // The reference kernels, token quantization and the run-time choice of kernel.
 #include "tervit/deploy/ternary_kernels.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
+
+#include "src/deploy/parallel_chunks.h"
 
 namespace tervit::deploy {
 
@@ -59,7 +59,7 @@ QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, in
   q.values.assign(static_cast<size_t>(tokens * stride), 0);
   q.scale.resize(static_cast<size_t>(tokens));
   q.sum.resize(static_cast<size_t>(tokens));
-  at::parallel_for(0, tokens, 16, [&](int64_t begin, int64_t end) {
+  parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) quantize(x + n * cols, cols, q.values.data() + n * stride, &q.scale[n], &q.sum[n]);
   });
   return q;

@@ -29,9 +29,6 @@ void check_encoded_image(const uint8_t* bytes, size_t size, const std::string& n
 // Throws ImageDecodeError naming `name` for empty, truncated, corrupt or unrecognised data.
 cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name);
 
-// A whole file's bytes; throws tervit::Error naming the path when it cannot be read.
-std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
-
 // Reads and decodes a file with decode_image; errors name the path.
 cv::Mat read_image(const std::filesystem::path& path);
 

@@ -19,24 +19,14 @@
 
 #include "models/registry.h"
 #include "tervit/core/safetensors.h"
+#include "tervit/deploy/packed_format_names.h"
+#include "tervit/deploy/packed_matrix.h"
 #include "tervit/quant/quant_spec.h"
 
 namespace tervit::deploy {
 
-inline const std::string kPackedFormat = "tervit-packed-ternary";
-inline const std::string kPackedFormatVersion = "1";
-inline const std::string kPackedWeightSuffix = ".weight.packed";
-inline const std::string kAlphaSuffix = ".alpha";
-
-enum class PackedBits { k2, k1_6 };
-
-// "2" or "1.6"; anything else is a tervit::Error.
-PackedBits parse_packed_bits(const std::string& name);
-std::string packed_bits_name(PackedBits bits);
-
-// The packed tensor of a rows x cols matrix of trits (row-major, each -1, 0 or 1), and its shape.
+// The packed tensor of a rows x cols matrix of trits (row-major, each -1, 0 or 1).
 torch::Tensor pack_trits(const int8_t* trits, int64_t rows, int64_t cols, PackedBits bits);
-std::vector<int64_t> packed_shape(int64_t rows, int64_t cols, PackedBits bits);
 
 struct PackOptions {
   PackedBits bits = PackedBits::k2;

@@ -3,6 +3,7 @@
 // of its own, so that each row starts at a block boundary, with its scale α and an optional bias.
 // This is also the 2-bit file layout, so a 2-bit file's bytes are used as they are.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "tervit/deploy/packed_blocks.h"
@@ -24,5 +25,21 @@ struct PackedTernaryMatrix {
 
 // Packs a rows x cols matrix of trits (row-major, each -1, 0 or 1); alpha and bias are left empty.
 PackedTernaryMatrix pack_matrix(const int8_t* trits, int64_t rows, int64_t cols);
+
+// How a packed file stores a matrix's trits (packed_format.h): 2 bits in the kernels' layout, or 1.6 bits.
+enum class PackedBits { k2, k1_6 };
+
+// "2" or "1.6"; anything else is a tervit::Error.
+PackedBits parse_packed_bits(const std::string& name);
+std::string packed_bits_name(PackedBits bits);
+
+// The shape of the U8 tensor holding a rows x cols matrix of trits.
+std::vector<int64_t> packed_shape(int64_t rows, int64_t cols, PackedBits bits);
+
+// The kernels' matrix (alpha and bias left empty) from a packed tensor of shape `shape` whose bytes start
+// at `bytes`. A shape that is not packed_shape(rows, cols, bits) is a tervit::Error before any byte is
+// read; a byte that is no packed trits (or nonzero padding) is one after. Errors start with `where`.
+PackedTernaryMatrix read_packed_matrix(const std::vector<int64_t>& shape, const uint8_t* bytes, PackedBits bits,
+                                       int64_t rows, int64_t cols, const std::string& where);
 
 }  // namespace tervit::deploy

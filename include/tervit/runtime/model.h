@@ -1,0 +1,48 @@
+#pragma once
+// tervit's LibTorch-free inference runtime: a packed model file (deploy/packed_format.h) run by the packed
+// ternary kernels and the float operations of float_ops.h, in a process that never loads LibTorch, so that
+// its memory is the packed weights and a few activations. It computes what deploy::load_packed_model's
+// LibTorch model computes, in the same modes, up to float reassociation.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tervit/deploy/packed_matmul.h"
+#include "tervit/deploy/packed_matrix.h"
+#include "tervit/runtime/architecture.h"
+#include "tervit/runtime/weight_file.h"
+
+namespace tervit::runtime {
+
+// One architecture family's forward pass.
+class Network {
+ public:
+  virtual ~Network() = default;
+  // image: in_chans x img_size x img_size (normalized, row-major); logits: num_classes values.
+  virtual void forward(const float* image, float* logits) const = 0;
+};
+
+struct Model {
+  std::unique_ptr<Network> network;
+  Architecture architecture;
+  deploy::PackedBits bits = deploy::PackedBits::k2;
+  deploy::PackedMode mode = deploy::PackedMode::kInt8;
+  std::vector<std::string> class_names;  // empty when the file has none
+  int64_t packed_layers = 0;             // layers run by the packed kernels; the others in float
+
+  // images: batch x in_chans x img_size x img_size; returns batch x num_classes logits.
+  std::vector<float> forward(const float* images, int64_t batch) const;
+};
+
+// Reads and checks the whole file (format, architecture, every tensor's presence, dtype and shape, every
+// packed byte); throws tervit::Error naming the file and the culprit. The file's bytes are released
+// before it returns.
+Model load_model(const std::filesystem::path& path, deploy::PackedMode mode);
+Model load_model(WeightFile file, deploy::PackedMode mode);
+
+// The OpenMP threads every later forward pass uses (at least 1).
+void set_threads(int threads);
+
+}  // namespace tervit::runtime

@@ -1,0 +1,23 @@
+#pragma once
+// [0, count) in chunks of `grain`, spread over the OpenMP threads in contiguous runs (as at::parallel_for
+// splits a range, which the LibTorch-free code cannot call). One chunk, or a call from inside a parallel
+// region, runs on the calling thread. Without OpenMP (the fuzz build) every loop runs on the calling thread.
+#include <algorithm>
+#include <cstdint>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace tervit::deploy {
+
+template <typename Body>
+void parallel_chunks(int64_t count, int64_t grain, const Body& body) {
+  const int64_t chunks = (count + grain - 1) / grain;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (chunks > 1 && !omp_in_parallel())
+#endif
+  for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(count, (c + 1) * grain));
+}
+
+}  // namespace tervit::deploy

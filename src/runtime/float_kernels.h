@@ -1,0 +1,26 @@
+#pragma once
+// The kernels behind float_ops.h, each a plain reference and an AVX2 + FMA version of the same signature
+// (as the packed kernels), chosen at run time by what the CPU has.
+#include <cstdint>
+
+#include "tervit/runtime/float_ops.h"
+
+namespace tervit::runtime {
+
+// x = x · Φ(x) in place, Φ through Abramowitz and Stegun 7.1.26's erf (absolute error below 1.5e-7), the
+// approximation LibTorch's vectorized CPU erf uses as well.
+void gelu_reference(float* x, int64_t count);
+void gelu_avx2(float* x, int64_t count);
+
+// Softmax of `count` scores in place.
+void softmax_reference(float* scores, int64_t count);
+void softmax_avx2(float* scores, int64_t count);
+
+// attention_head (float_ops.h).
+void attention_head_reference(const AttentionHead& head, float* out, int64_t out_stride);
+void attention_head_avx2(const AttentionHead& head, float* out, int64_t out_stride);
+
+// The shifted-window mask's score for a pair of tokens of different regions (timm's constant).
+constexpr float kMaskedScore = -100.0f;
+
+}  // namespace tervit::runtime

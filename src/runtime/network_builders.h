@@ -1,0 +1,14 @@
+#pragma once
+// The family networks of the runtime, each built from a file's tensors by timm name.
+#include <memory>
+
+#include "tervit/runtime/model.h"
+
+namespace tervit::runtime {
+
+std::unique_ptr<Network> build_deit(const Architecture& architecture, WeightFile& file, deploy::PackedBits bits,
+                                    deploy::PackedMode mode);
+std::unique_ptr<Network> build_swin(const Architecture& architecture, WeightFile& file, deploy::PackedBits bits,
+                                    deploy::PackedMode mode);
+
+}  // namespace tervit::runtime

@@ -1,0 +1,201 @@
+// Swin (models/swin.h) for the runtime: patch embedding with norm, stages of (shifted) window attention with
+// a relative position bias, patch merging between stages, final norm, average pool, head.fc. Feature maps
+// are H x W x C row-major, as the NHWC tensors of the LibTorch model.
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "src/runtime/network_builders.h"
+#include "src/runtime/transformer_parts.h"
+#include "tervit/core/error.h"
+#include "tervit/runtime/float_ops.h"
+
+namespace tervit::runtime {
+
+namespace {
+
+constexpr float kSwinNormEps = 1e-5f;
+
+struct SwinBlock {
+  int64_t window = 0, shift = 0;
+  Norm norm1, norm2;
+  Linear qkv, proj;
+  std::vector<float> bias;            // heads x N x N: the relative position bias, gathered once
+  std::vector<int64_t> window_order;  // window token -> position in the (unshifted) feature map
+  std::vector<int> region;            // window token -> shifted-window region (empty without a shift)
+  Mlp mlp;
+};
+
+struct SwinStage {
+  int64_t dim = 0, resolution = 0, heads = 0;
+  bool merges = false;  // starts with patch merging (every stage but the first)
+  Norm merge_norm;
+  Linear reduction;
+  std::vector<SwinBlock> blocks;
+};
+
+// The order in which window attention visits the feature map: window by window (row-major), each window's
+// tokens row-major, after rolling the map by -shift on both axes (torch::roll), as the models partition it.
+std::vector<int64_t> window_order(int64_t resolution, int64_t window, int64_t shift) {
+  std::vector<int64_t> order;
+  const int64_t per_side = resolution / window;
+  for (int64_t wy = 0; wy < per_side; ++wy)
+    for (int64_t wx = 0; wx < per_side; ++wx)
+      for (int64_t y = 0; y < window; ++y)
+        for (int64_t x = 0; x < window; ++x) {
+          const int64_t row = (wy * window + y + shift) % resolution, col = (wx * window + x + shift) % resolution;
+          order.push_back(row * resolution + col);
+        }
+  return order;
+}
+
+// The region of each window token in the shifted map (the models' shifted_window_mask): 3 x 3 spans.
+std::vector<int> shift_regions(int64_t resolution, int64_t window, int64_t shift) {
+  const auto span = [&](int64_t i) { return i < resolution - window ? 0 : (i < resolution - shift ? 1 : 2); };
+  std::vector<int> regions;
+  const int64_t per_side = resolution / window;
+  for (int64_t wy = 0; wy < per_side; ++wy)
+    for (int64_t wx = 0; wx < per_side; ++wx)
+      for (int64_t y = 0; y < window; ++y)
+        for (int64_t x = 0; x < window; ++x) regions.push_back(static_cast<int>(3 * span(wy * window + y) + span(wx * window + x)));
+  return regions;
+}
+
+// The table's rows for every pair of window positions, laid out heads x N x N.
+std::vector<float> relative_position_bias(const std::vector<float>& table, int64_t window, int64_t heads) {
+  const int64_t n = window * window, side = 2 * window - 1;
+  std::vector<float> bias(static_cast<size_t>(heads * n * n));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t row = (i / window - j / window + window - 1) * side + (i % window - j % window + window - 1);
+      for (int64_t h = 0; h < heads; ++h) bias[(h * n + i) * n + j] = table[row * heads + h];
+    }
+  return bias;
+}
+
+class Swin : public Network {
+ public:
+  Swin(const Architecture& a, WeightFile& file, deploy::PackedBits bits, deploy::PackedMode mode) : a_(a), mode_(mode) {
+    patch_ = file.take_linear("patch_embed.proj", {a.embed_dim, a.in_chans, a.patch_size, a.patch_size}, true, bits);
+    patch_norm_ = take_norm(file, "patch_embed.norm", a.embed_dim, kSwinNormEps);
+    for (size_t s = 0; s < a.depths.size(); ++s) {
+      SwinStage stage;
+      stage.dim = a.embed_dim << s;
+      stage.resolution = (a.img_size / a.patch_size) >> s;
+      stage.heads = a.stage_heads[s];
+      const std::string p = "layers." + std::to_string(s);
+      if (s > 0) {
+        stage.merges = true;
+        stage.merge_norm = take_norm(file, p + ".downsample.norm", 2 * stage.dim, kSwinNormEps);
+        stage.reduction = file.take_linear(p + ".downsample.reduction", {stage.dim, 2 * stage.dim}, false, bits);
+      }
+      for (int64_t i = 0; i < a.depths[s]; ++i) stage.blocks.push_back(take_block(file, p + ".blocks." + std::to_string(i), stage, i, bits));
+      stages_.push_back(std::move(stage));
+    }
+    const int64_t features = a.embed_dim << (a.depths.size() - 1);
+    norm_ = take_norm(file, "norm", features, kSwinNormEps);
+    head_ = file.take_linear("head.fc", {a.num_classes, features}, true, bits);
+  }
+
+  void forward(const float* image, float* logits) const override {
+    std::vector<float> x = embed(image);
+    for (const auto& stage : stages_) {
+      if (stage.merges) x = merge(stage, x);
+      for (const auto& block : stage.blocks) run_block(stage, block, x);
+    }
+    const int64_t features = norm_.dim(), tokens = stages_.back().resolution * stages_.back().resolution;
+    norm_.forward(x.data(), tokens, x.data());
+    std::vector<float> pooled(static_cast<size_t>(features), 0.0f);
+    for (int64_t t = 0; t < tokens; ++t) add(x.data() + t * features, features, pooled.data());
+    for (float& v : pooled) v /= static_cast<float>(tokens);
+    head_.forward(pooled.data(), 1, logits, mode_);
+  }
+
+ private:
+  SwinBlock take_block(WeightFile& file, const std::string& p, const SwinStage& stage, int64_t index, deploy::PackedBits bits) {
+    SwinBlock block;
+    // As the models: a feature map no larger than the window is one window, and shifting it means nothing.
+    block.window = std::min(a_.window_size, stage.resolution);
+    block.shift = stage.resolution <= a_.window_size || index % 2 == 0 ? 0 : a_.window_size / 2;
+    if (stage.resolution % block.window != 0)
+      throw Error(file.source() + ": swin feature map side " + std::to_string(stage.resolution) + " is not a multiple of window_size " +
+                  std::to_string(block.window));
+    const int64_t dim = stage.dim, side = 2 * block.window - 1;
+    block.norm1 = take_norm(file, p + ".norm1", dim, kSwinNormEps);
+    const auto table = file.take_floats(p + ".attn.relative_position_bias_table", {side * side, stage.heads});
+    block.bias = relative_position_bias(table, block.window, stage.heads);
+    block.qkv = file.take_linear(p + ".attn.qkv", {3 * dim, dim}, a_.qkv_bias, bits);
+    block.proj = file.take_linear(p + ".attn.proj", {dim, dim}, true, bits);
+    block.norm2 = take_norm(file, p + ".norm2", dim, kSwinNormEps);
+    block.mlp = take_mlp(file, p + ".mlp", dim, a_.hidden(dim), bits);
+    block.window_order = window_order(stage.resolution, block.window, block.shift);
+    if (block.shift > 0) block.region = shift_regions(stage.resolution, block.window, block.shift);
+    return block;
+  }
+
+  // The patch conv as a matrix over unfolded patches, then its norm: grid x grid x embed_dim.
+  std::vector<float> embed(const float* image) const {
+    const int64_t p = a_.patch_size, side = a_.img_size, grid = side / p, patches = grid * grid;
+    std::vector<float> unfolded(static_cast<size_t>(patches * a_.in_chans * p * p));
+    float* u = unfolded.data();
+    for (int64_t py = 0; py < grid; ++py)
+      for (int64_t px = 0; px < grid; ++px)
+        for (int64_t c = 0; c < a_.in_chans; ++c)
+          for (int64_t ky = 0; ky < p; ++ky)
+            for (int64_t kx = 0; kx < p; ++kx) *u++ = image[(c * side + py * p + ky) * side + px * p + kx];
+    std::vector<float> x(static_cast<size_t>(patches * a_.embed_dim));
+    patch_.forward(unfolded.data(), patches, x.data(), mode_);
+    patch_norm_.forward(x.data(), patches, x.data());
+    return x;
+  }
+
+  // 2 x 2 neighbourhoods to channels in the models' order ((0,0), (1,0), (0,1), (1,1) as (row, col)
+  // offsets), norm, reduction.
+  std::vector<float> merge(const SwinStage& stage, const std::vector<float>& x) const {
+    const int64_t half = stage.resolution, in_side = 2 * half, in_dim = stage.dim / 2, tokens = half * half;
+    std::vector<float> merged(static_cast<size_t>(tokens * 4 * in_dim));
+    for (int64_t y = 0; y < half; ++y)
+      for (int64_t xx = 0; xx < half; ++xx)
+        for (int64_t k = 0; k < 4; ++k) {
+          const int64_t row = 2 * y + k % 2, col = 2 * xx + k / 2;
+          const float* from = x.data() + (row * in_side + col) * in_dim;
+          std::copy(from, from + in_dim, merged.data() + ((y * half + xx) * 4 + k) * in_dim);
+        }
+    stage.merge_norm.forward(merged.data(), tokens, merged.data());
+    std::vector<float> reduced(static_cast<size_t>(tokens * stage.dim));
+    stage.reduction.forward(merged.data(), tokens, reduced.data(), mode_);
+    return reduced;
+  }
+
+  void run_block(const SwinStage& stage, const SwinBlock& block, std::vector<float>& x) const {
+    const int64_t dim = stage.dim, tokens = stage.resolution * stage.resolution, n = block.window * block.window;
+    std::vector<float> normed(x.size()), windows(x.size()), qkv(static_cast<size_t>(tokens * 3 * dim)), hidden;
+    block.norm1.forward(x.data(), tokens, normed.data());
+    for (int64_t t = 0; t < tokens; ++t) {
+      const float* from = normed.data() + block.window_order[t] * dim;
+      std::copy(from, from + dim, windows.data() + t * dim);
+    }
+    block.qkv.forward(windows.data(), tokens, qkv.data(), mode_);
+    multi_head_attention(qkv.data(), tokens / n, n, stage.heads, dim, block.bias, block.region, normed.data());
+    block.proj.forward(normed.data(), tokens, windows.data(), mode_);
+    for (int64_t t = 0; t < tokens; ++t) add(windows.data() + t * dim, dim, x.data() + block.window_order[t] * dim);
+    block.norm2.forward(x.data(), tokens, normed.data());
+    block.mlp.forward(normed.data(), tokens, windows.data(), hidden, mode_);
+    add(windows.data(), tokens * dim, x.data());
+  }
+
+  Architecture a_;
+  deploy::PackedMode mode_;
+  Linear patch_, head_;
+  Norm patch_norm_, norm_;
+  std::vector<SwinStage> stages_;
+};
+
+}  // namespace
+
+std::unique_ptr<Network> build_swin(const Architecture& architecture, WeightFile& file, deploy::PackedBits bits,
+                                    deploy::PackedMode mode) {
+  return std::make_unique<Swin>(architecture, file, bits, mode);
+}
+
+}  // namespace tervit::runtime

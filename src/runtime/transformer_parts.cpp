@@ -1,0 +1,49 @@
+#include "src/runtime/transformer_parts.h"
+
+#include "src/deploy/parallel_chunks.h"
+#include "tervit/runtime/float_ops.h"
+
+namespace tervit::runtime {
+
+void Norm::forward(const float* x, int64_t tokens, float* y) const {
+  layer_norm(x, tokens, dim(), weight.data(), bias.data(), eps, y);
+}
+
+Norm take_norm(WeightFile& file, const std::string& prefix, int64_t dim, float eps) {
+  Norm norm;
+  norm.weight = file.take_floats(prefix + ".weight", {dim});
+  norm.bias = file.take_floats(prefix + ".bias", {dim});
+  norm.eps = eps;
+  return norm;
+}
+
+void Mlp::forward(const float* x, int64_t tokens, float* y, std::vector<float>& hidden, deploy::PackedMode mode) const {
+  hidden.resize(static_cast<size_t>(tokens * fc1.rows()));
+  fc1.forward(x, tokens, hidden.data(), mode);
+  gelu(hidden.data(), tokens * fc1.rows());
+  fc2.forward(hidden.data(), tokens, y, mode);
+}
+
+Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t hidden, deploy::PackedBits bits) {
+  Mlp mlp;
+  mlp.fc1 = file.take_linear(prefix + ".fc1", {hidden, dim}, /*bias=*/true, bits);
+  mlp.fc2 = file.take_linear(prefix + ".fc2", {dim, hidden}, /*bias=*/true, bits);
+  return mlp;
+}
+
+void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim,
+                          const std::vector<float>& bias, const std::vector<int>& region, float* out) {
+  const int64_t head_dim = dim / heads;
+  deploy::parallel_chunks(groups * heads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t group = task / heads, h = task % heads;
+      const float* rows = qkv + group * tokens * 3 * dim;
+      AttentionHead head{rows + h * head_dim, rows + dim + h * head_dim, rows + 2 * dim + h * head_dim, 3 * dim, tokens, head_dim};
+      if (!bias.empty()) head.bias = bias.data() + h * tokens * tokens;
+      if (!region.empty()) head.region = region.data() + group * tokens;
+      attention_head(head, out + group * tokens * dim + h * head_dim, dim);
+    }
+  });
+}
+
+}  // namespace tervit::runtime

@@ -1,0 +1,35 @@
+#pragma once
+// Pieces the runtime's DeiT and Swin share: a LayerNorm's parameters, the MLP, and the multi-head
+// attention over a qkv buffer.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tervit/runtime/linear.h"
+#include "tervit/runtime/weight_file.h"
+
+namespace tervit::runtime {
+
+struct Norm {
+  std::vector<float> weight, bias;
+  float eps = 1e-5f;
+  int64_t dim() const { return static_cast<int64_t>(weight.size()); }
+  void forward(const float* x, int64_t tokens, float* y) const;
+};
+Norm take_norm(WeightFile& file, const std::string& prefix, int64_t dim, float eps);
+
+// fc1, GELU, fc2.
+struct Mlp {
+  Linear fc1, fc2;
+  // y = fc2(gelu(fc1(x))); `hidden` holds tokens x fc1.rows() floats.
+  void forward(const float* x, int64_t tokens, float* y, std::vector<float>& hidden, deploy::PackedMode mode) const;
+};
+Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t hidden, deploy::PackedBits bits);
+
+// Attention of every head of every group of `tokens` tokens (a DeiT image, a Swin window) over a qkv buffer
+// of groups x tokens rows of [q | k | v] (each dim = heads x head_dim wide), into out (groups x tokens x dim).
+// bias: per head, tokens x tokens (or empty); region: per group, tokens labels (or empty): see AttentionHead.
+void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim,
+                          const std::vector<float>& bias, const std::vector<int>& region, float* out);
+
+}  // namespace tervit::runtime
