@@ -18,6 +18,10 @@ namespace tervit::runtime {
 class WeightFile {
  public:
   WeightFile(std::vector<uint8_t> bytes, std::string source);
+  // The entries point into the file's own header and bytes: moving keeps them valid, copying would not.
+  WeightFile(WeightFile&&) = default;
+  WeightFile(const WeightFile&) = delete;
+  WeightFile& operator=(const WeightFile&) = delete;
   static WeightFile read(const std::filesystem::path& path);
 
   const std::string& source() const { return source_; }
