@@ -5,12 +5,12 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "tervit/core/error.h"
+#include "tervit/core/peak_memory.h"
 #include "tervit/runtime/model.h"
 
 namespace {
@@ -22,21 +22,6 @@ struct RunOptions {
   int64_t batch = 1;
   double seconds = 2.0;
 };
-
-// Peak resident set of this process (VmHWM in /proc/self/status), in MB (10^6 bytes).
-double peak_rss_megabytes() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmHWM:") {
-      double kilobytes = 0;
-      status >> kilobytes;
-      return kilobytes * 1024 / 1e6;
-    }
-    status.ignore(1 << 12, '\n');
-  }
-  return 0;
-}
 
 double since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -150,6 +150,12 @@ void check_no_overlap(std::vector<SafetensorsEntry>& entries, const std::string&
 
 }  // namespace
 
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
 const SafetensorsDtypeInfo& dtype_info(SafetensorsDtype dtype) {
   for (const auto& d : kDtypes) {
     if (d.dtype == dtype) return d;

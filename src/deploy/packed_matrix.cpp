@@ -3,18 +3,9 @@
 #include <cstring>
 
 #include "tervit/core/error.h"
+#include "tervit/core/safetensors_header.h"
 
 namespace tervit::deploy {
-
-namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
-}  // namespace
 
 PackedTernaryMatrix pack_matrix(const int8_t* trits, int64_t rows, int64_t cols) {
   PackedTernaryMatrix matrix;

@@ -72,14 +72,8 @@ class DeiT : public Network {
   // Patch tokens (the conv as a matrix over each patch's C x p x p values, in the weight's order) after
   // the prefix tokens, plus the position embedding.
   void embed(const float* image, float* x) const {
-    const int64_t dim = a_.embed_dim, p = a_.patch_size, side = a_.img_size, patches = grid_ * grid_;
-    std::vector<float> unfolded(static_cast<size_t>(patches * a_.in_chans * p * p));
-    float* u = unfolded.data();
-    for (int64_t py = 0; py < grid_; ++py)
-      for (int64_t px = 0; px < grid_; ++px)
-        for (int64_t c = 0; c < a_.in_chans; ++c)
-          for (int64_t ky = 0; ky < p; ++ky)
-            for (int64_t kx = 0; kx < p; ++kx) *u++ = image[(c * side + py * p + ky) * side + px * p + kx];
+    const int64_t dim = a_.embed_dim, patches = grid_ * grid_;
+    const auto unfolded = unfold_patches(image, a_.in_chans, a_.img_size, a_.patch_size);
     patch_.forward(unfolded.data(), patches, x + prefix_ * dim, mode_);
     std::copy(cls_token_.begin(), cls_token_.end(), x);
     if (a_.distilled) std::copy(dist_token_.begin(), dist_token_.end(), x + dim);

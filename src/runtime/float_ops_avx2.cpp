@@ -48,6 +48,21 @@ TERVIT_AVX2 inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// acc[i] += Σ_t a[i][t] · b[t][0..16) for the 4 rows of a (a_stride apart) and `depth` rows of b
+// (b_stride apart): one register tile, kept over the whole sum.
+TERVIT_AVX2 inline void multiply_tile(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t depth,
+                                      __m256 acc[kQueryTile][2]) {
+  for (int64_t ii = 0; ii < kQueryTile; ++ii) acc[ii][0] = acc[ii][1] = _mm256_setzero_ps();
+  for (int64_t t = 0; t < depth; ++t) {
+    const __m256 b0 = _mm256_loadu_ps(b + t * b_stride), b1 = _mm256_loadu_ps(b + t * b_stride + 8);
+    for (int64_t ii = 0; ii < kQueryTile; ++ii) {
+      const __m256 weight = _mm256_broadcast_ss(a + ii * a_stride + t);
+      acc[ii][0] = _mm256_fmadd_ps(weight, b0, acc[ii][0]);
+      acc[ii][1] = _mm256_fmadd_ps(weight, b1, acc[ii][1]);
+    }
+  }
+}
+
 }  // namespace
 
 TERVIT_AVX2 void gelu_avx2(float* x, int64_t count) {
@@ -115,15 +130,7 @@ TERVIT_AVX2 void attention_head_avx2(const AttentionHead& head, float* out, int6
   for (int64_t i0 = 0; i0 < query_rows; i0 += kQueryTile) {
     for (int64_t j0 = 0; j0 < key_cols; j0 += kColumnTile) {
       __m256 acc[kQueryTile][2];
-      for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
-      for (int64_t c = 0; c < d; ++c) {
-        const __m256 k0 = _mm256_loadu_ps(keys_t + c * key_cols + j0), k1 = _mm256_loadu_ps(keys_t + c * key_cols + j0 + 8);
-        for (int64_t ii = 0; ii < kQueryTile; ++ii) {
-          const __m256 q = _mm256_broadcast_ss(queries + (i0 + ii) * d + c);
-          acc[ii][0] = _mm256_fmadd_ps(q, k0, acc[ii][0]);
-          acc[ii][1] = _mm256_fmadd_ps(q, k1, acc[ii][1]);
-        }
-      }
+      multiply_tile(queries + i0 * d, d, keys_t + j0, key_cols, d, acc);
       for (int64_t ii = 0; ii < kQueryTile; ++ii) {
         _mm256_storeu_ps(scores + (i0 + ii) * key_cols + j0, acc[ii][0]);
         _mm256_storeu_ps(scores + (i0 + ii) * key_cols + j0 + 8, acc[ii][1]);
@@ -141,15 +148,7 @@ TERVIT_AVX2 void attention_head_avx2(const AttentionHead& head, float* out, int6
   for (int64_t i0 = 0; i0 < n; i0 += kQueryTile) {
     for (int64_t c0 = 0; c0 < value_cols; c0 += kColumnTile) {
       __m256 acc[kQueryTile][2];
-      for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
-      for (int64_t j = 0; j < n; ++j) {
-        const __m256 v0 = _mm256_loadu_ps(values + j * value_cols + c0), v1 = _mm256_loadu_ps(values + j * value_cols + c0 + 8);
-        for (int64_t ii = 0; ii < kQueryTile; ++ii) {
-          const __m256 weight = _mm256_broadcast_ss(scores + (i0 + ii) * key_cols + j);
-          acc[ii][0] = _mm256_fmadd_ps(weight, v0, acc[ii][0]);
-          acc[ii][1] = _mm256_fmadd_ps(weight, v1, acc[ii][1]);
-        }
-      }
+      multiply_tile(scores + i0 * key_cols, key_cols, values + c0, value_cols, n, acc);
       alignas(32) float tile[kQueryTile][kColumnTile];
       for (int64_t ii = 0; ii < kQueryTile; ++ii) {
         _mm256_store_ps(tile[ii], acc[ii][0]);

@@ -135,14 +135,8 @@ class Swin : public Network {
 
   // The patch conv as a matrix over unfolded patches, then its norm: grid x grid x embed_dim.
   std::vector<float> embed(const float* image) const {
-    const int64_t p = a_.patch_size, side = a_.img_size, grid = side / p, patches = grid * grid;
-    std::vector<float> unfolded(static_cast<size_t>(patches * a_.in_chans * p * p));
-    float* u = unfolded.data();
-    for (int64_t py = 0; py < grid; ++py)
-      for (int64_t px = 0; px < grid; ++px)
-        for (int64_t c = 0; c < a_.in_chans; ++c)
-          for (int64_t ky = 0; ky < p; ++ky)
-            for (int64_t kx = 0; kx < p; ++kx) *u++ = image[(c * side + py * p + ky) * side + px * p + kx];
+    const int64_t grid = a_.img_size / a_.patch_size, patches = grid * grid;
+    const auto unfolded = unfold_patches(image, a_.in_chans, a_.img_size, a_.patch_size);
     std::vector<float> x(static_cast<size_t>(patches * a_.embed_dim));
     patch_.forward(unfolded.data(), patches, x.data(), mode_);
     patch_norm_.forward(x.data(), patches, x.data());

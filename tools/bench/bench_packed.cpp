@@ -10,13 +10,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <tuple>
 
 #include "models/registry.h"
 #include "tervit/core/app.h"
 #include "tervit/core/error.h"
+#include "tervit/core/peak_memory.h"
 #include "tervit/core/runtime.h"
 #include "tervit/deploy/packed_model.h"
 #include "tervit/deploy/ternary_kernels.h"
@@ -40,21 +40,6 @@ double seconds_per_call(Body body, double min_seconds, int min_iterations) {
     elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return elapsed / iterations;
-}
-
-// Peak resident set of this process, from /proc/self/status, in MB (10^6 bytes).
-double peak_rss_megabytes() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmHWM:") {
-      double kilobytes = 0;
-      status >> kilobytes;
-      return kilobytes * 1024 / 1e6;
-    }
-    status.ignore(1 << 12, '\n');
-  }
-  return 0;
 }
 
 // A matrix product stand-in that records the shapes it is called with, computing nothing useful.

@@ -33,6 +33,9 @@ struct SafetensorsHeader {
   const uint8_t* data = nullptr;                // the data buffer: entries' ranges are relative to it
 };
 
+// "[2, 3]": a shape as errors print it (as LibTorch prints sizes).
+std::string shape_text(const std::vector<int64_t>& shape);
+
 // Parses the header of an in-memory file; throws tervit::Error naming `source` on any problem.
 SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, const std::string& source);
 
