@@ -36,12 +36,7 @@ torch::Tensor logits(models::VisionModelImpl& model, const torch::Tensor& input)
 
 // The error message of loading `file` packed, or "" when it loads.
 std::string load_error(const SafetensorsData& file) {
-  try {
-    load_packed_model(file, "bad.safetensors", PackedMode::kExact);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_message([&] { load_packed_model(file, "bad.safetensors", PackedMode::kExact); });
 }
 
 }  // namespace

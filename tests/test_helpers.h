@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tervit/core/error.h"
+
 namespace tervit::testing {
 
 inline std::filesystem::path shared_dir() { return TERVIT_SHARED_DIR; }
@@ -59,6 +61,17 @@ std::optional<int> exit_code_if_done(int pid);
 // A TCP port on the loopback interface that nothing listens on (bound and released: free for the
 // test's next moments), for the rendezvous of data-parallel tests.
 int free_port();
+
+// The message of the tervit::Error `body` throws, or "" when it returns.
+template <typename Body>
+std::string error_message(Body body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 // ||actual - expected|| / ||expected||, the golden tests' error measure.
 inline double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {

@@ -158,12 +158,7 @@ TEST_CASE("Quantization specs parse from a stage config and name what is wrong",
   CHECK(defaults.activation() == ActivationQuant::kNone);
 
   const auto error_of = [](const std::string& yaml) {
-    try {
-      quant_spec_from_yaml(YAML::Load(yaml), "stages[1].");
-    } catch (const tervit::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return tervit::testing::error_message([&] { quant_spec_from_yaml(YAML::Load(yaml), "stages[1]."); });
   };
   CHECK_THAT(error_of("{weight_quant: ternery}"), Catch::Contains("stages[1].weight_quant") && Catch::Contains("'ternery'") && Catch::Contains("did you mean 'ternary'"));
   CHECK_THAT(error_of("{quant: {deltta: 0.5}}"), Catch::Contains("stages[1].quant.deltta: unknown key") && Catch::Contains("'delta'"));

@@ -69,12 +69,7 @@ void check_runtime_matches(const SafetensorsData& file, const torch::Tensor& ima
 
 // The error message of loading `file` in the runtime, or "" when it loads.
 std::string runtime_error(const SafetensorsData& file) {
-  try {
-    runtime_model(file, PackedMode::kExact);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_message([&] { runtime_model(file, PackedMode::kExact); });
 }
 
 }  // namespace
