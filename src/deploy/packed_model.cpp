@@ -19,24 +19,6 @@ namespace tervit::deploy {
 
 namespace {
 
-const std::string& required_metadata(const SafetensorsData& file, const std::string& key, const std::string& source) {
-  const auto found = file.metadata.find(key);
-  if (found == file.metadata.end()) throw Error(source + ": not a packed tervit model: its metadata has no '" + key + "'");
-  return found->second;
-}
-
-std::vector<std::string> read_class_names(const SafetensorsData& file, int64_t num_classes, const std::string& source) {
-  const auto found = file.metadata.find("class_names");
-  if (found == file.metadata.end()) return {};
-  const auto names = nlohmann::json::parse(found->second, nullptr, /*allow_exceptions=*/false);
-  if (!names.is_array() || !std::all_of(names.begin(), names.end(), [](const auto& n) { return n.is_string(); }))
-    throw Error(source + ": metadata 'class_names' is not a JSON array of strings");
-  if (static_cast<int64_t>(names.size()) != num_classes)
-    throw Error(source + ": metadata 'class_names' has " + std::to_string(names.size()) + " names for a model of " +
-                std::to_string(num_classes) + " classes");
-  return names.get<std::vector<std::string>>();
-}
-
 // The "preprocess" metadata: an object of the run config's data keys, each checked as the config checks it.
 nlohmann::json read_preprocess(const SafetensorsData& file, const std::string& source) {
   const auto found = file.metadata.find("preprocess");
@@ -99,17 +81,12 @@ PackedModel load_packed_model(const std::filesystem::path& path, PackedMode mode
 }
 
 PackedModel load_packed_model(const SafetensorsData& file, const std::string& source, PackedMode mode) {
-  if (required_metadata(file, "format", source) != kPackedFormat)
-    throw Error(source + ": metadata format is '" + file.metadata.at("format") + "', not " + kPackedFormat);
-  if (required_metadata(file, "format_version", source) != kPackedFormatVersion)
-    throw Error(source + ": packed format version " + file.metadata.at("format_version") + " is not the supported " +
-                kPackedFormatVersion);
   PackedModel packed;
-  packed.bits = with_context(source, [&] { return parse_packed_bits(required_metadata(file, "bits", source)); });
-  required_metadata(file, "family", source);
-  required_metadata(file, "config", source);
+  packed.bits = read_packed_bits(file.metadata, source);
+  required_metadata(file.metadata, "family", source);
+  required_metadata(file.metadata, "config", source);
   packed.architecture = with_context(source, [&] { return *models::architecture_from_metadata(file.metadata); });
-  packed.quant = quant_spec_from_json(required_metadata(file, "quant", source), source);
+  packed.quant = quant_spec_from_json(required_metadata(file.metadata, "quant", source), source);
   {
     // Every matrix is packed in the file or loaded from it below: building them in float without
     // writing them keeps their pages out of the process's resident memory.
@@ -117,7 +94,7 @@ PackedModel load_packed_model(const SafetensorsData& file, const std::string& so
     packed.model = models::create_model(packed.architecture);
   }
   packed.model->eval();
-  packed.class_names = read_class_names(file, packed.model->num_classes(), source);
+  packed.class_names = read_class_names(file.metadata, packed.model->num_classes(), source);
   packed.preprocess = read_preprocess(file, source);
 
   TensorMap floats = file.tensors;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tervit/core/error.h"
+#include "tervit/deploy/packed_metadata.h"
 
 namespace tervit::runtime {
 
@@ -66,15 +67,12 @@ void require(bool ok, const std::string& source, const std::string& what) {
 }  // namespace
 
 Architecture read_architecture(const std::map<std::string, std::string>& metadata, const std::string& source) {
-  const auto family = metadata.find("family");
-  const auto config_text = metadata.find("config");
-  if (family == metadata.end() || config_text == metadata.end())
-    throw Error(source + ": not a packed tervit model: its metadata has no '" + (family == metadata.end() ? "family" : "config") + "'");
-  const auto config = json::parse(config_text->second, nullptr, /*allow_exceptions=*/false);
+  const auto& family = deploy::required_metadata(metadata, "family", source);
+  const auto config = json::parse(deploy::required_metadata(metadata, "config", source), nullptr, /*allow_exceptions=*/false);
   if (!config.is_object()) throw Error(source + ": metadata 'config' is not a JSON object");
   const ConfigReader read(config, source);
   Architecture a;
-  a.family = family->second;
+  a.family = family;
   a.img_size = read.positive("img_size");
   a.patch_size = read.positive("patch_size");
   a.in_chans = read.positive("in_chans");

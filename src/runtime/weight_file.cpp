@@ -6,7 +6,7 @@
 
 #include "tervit/core/error.h"
 #include "tervit/core/file_bytes.h"
-#include "tervit/deploy/packed_format_names.h"
+#include "tervit/deploy/packed_metadata.h"
 
 namespace tervit::runtime {
 

@@ -19,7 +19,7 @@
 
 #include "models/registry.h"
 #include "tervit/core/safetensors.h"
-#include "tervit/deploy/packed_format_names.h"
+#include "tervit/deploy/packed_metadata.h"
 #include "tervit/deploy/packed_matrix.h"
 #include "tervit/quant/quant_spec.h"
 
