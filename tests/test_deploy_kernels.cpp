@@ -51,10 +51,13 @@ torch::Tensor run_int8(Int8Kernel kernel, const PackedTernaryMatrix& w, const Qu
 }
 
 // Shapes (rows, cols, tokens): single elements, odd sizes, sizes off block and tile boundaries, and
-// the widths of DeiT-S and Swin-S.
+// the widths of DeiT-S and Swin-S. Each of the AVX-512 kernel's tilings is among them: fewer than 4
+// tokens ({3, 5, 2}, {9, 300, 3}), rows up to 1024 wide with at least 32 tokens ({40, 200, 37},
+// {96, 48, 64}: rows off its 32-row tile), and the rest.
 const std::vector<std::tuple<int64_t, int64_t, int64_t>>& shapes() {
   static const std::vector<std::tuple<int64_t, int64_t, int64_t>> all{
-      {1, 1, 1}, {3, 5, 2}, {7, 128, 5}, {33, 200, 9}, {64, 384, 13}, {17, 3072, 4}, {96, 48, 7}, {5, 1536, 130}};
+      {1, 1, 1},   {3, 5, 2},      {7, 128, 5},   {33, 200, 9},   {64, 384, 13}, {17, 3072, 4},
+      {96, 48, 7}, {5, 1536, 130}, {9, 300, 3},   {40, 200, 37},  {96, 48, 64}};
   return all;
 }
 
@@ -99,14 +102,14 @@ TEST_CASE("Token quantization is BitNet's per-token absmax, as the fake quantize
   CHECK(q.scale[4] > 0);
 }
 
-TEST_CASE("The AVX2 token quantizer gives the reference's values, scales and sums", "[deploy]") {
-  if (!cpu_has_avx2()) {
-    WARN("this CPU has no AVX2: only the reference quantizer runs");
-    return;
-  }
+TEST_CASE("The AVX2 and AVX-512 token quantizers give the reference's values, scales and sums", "[deploy]") {
+  std::vector<TokenQuantizer> quantizers;
+  if (cpu_has_avx2()) quantizers.push_back(quantize_token_avx2);
+  if (cpu_has_avx512_vnni()) quantizers.push_back(quantize_token_avx512);
+  if (quantizers.size() < 2) WARN("this CPU lacks AVX2 or AVX-512: only " << quantizers.size() << " fast quantizers were compared");
   // Widths around the 32-value vector step; zeros; rounding ties (absmax 127 makes x · 127 / absmax = x,
   // and x = k + 0.5); a maximum in the scalar tail.
-  for (const int64_t cols : {1, 7, 31, 32, 33, 70, 96, 384, 1000}) {
+  for (const int64_t cols : {1, 7, 15, 16, 17, 31, 32, 33, 48, 70, 96, 384, 1000}) {
     CAPTURE(cols);
     auto x = torch::randn({6, cols}) * torch::linspace(0.01, 10, 6).unsqueeze(1);
     x[1].zero_();
@@ -115,14 +118,19 @@ TEST_CASE("The AVX2 token quantizer gives the reference's values, scales and sum
     x[3][cols - 1] = 1e3;
     for (int64_t n = 0; n < 6; ++n) {
       CAPTURE(n);
-      std::vector<int8_t> expected(cols), actual(cols);
-      float expected_scale = 0, actual_scale = 0;
-      int32_t expected_sum = 0, actual_sum = 0;
+      std::vector<int8_t> expected(cols);
+      float expected_scale = 0;
+      int32_t expected_sum = 0;
       quantize_token_reference(x[n].data_ptr<float>(), cols, expected.data(), &expected_scale, &expected_sum);
-      quantize_token_avx2(x[n].data_ptr<float>(), cols, actual.data(), &actual_scale, &actual_sum);
-      CHECK(actual == expected);
-      CHECK(actual_scale == expected_scale);
-      CHECK(actual_sum == expected_sum);
+      for (const auto quantize : quantizers) {
+        std::vector<int8_t> actual(cols);
+        float actual_scale = 0;
+        int32_t actual_sum = 0;
+        quantize(x[n].data_ptr<float>(), cols, actual.data(), &actual_scale, &actual_sum);
+        CHECK(actual == expected);
+        CHECK(actual_scale == expected_scale);
+        CHECK(actual_sum == expected_sum);
+      }
     }
   }
 }
@@ -158,7 +166,8 @@ TEST_CASE("The int8 kernels compute the same integer sums", "[deploy]") {
     WARN("this CPU has no AVX-512 VNNI: its int8 kernel was not compared");
 }
 
-TEST_CASE("A packed layer splits rows across threads and gives the single-threaded result", "[deploy]") {
+TEST_CASE("A packed layer splits its rows, or its many tokens, across threads and gives the single-threaded result",
+          "[deploy]") {
   // at::parallel_for's OpenMP pragma compiles in tervit's code (and this test's, with the same flags): two
   // threads must really run, or the layer's loop is serial.
   const int threads = tervit::set_threads(0);
@@ -172,20 +181,25 @@ TEST_CASE("A packed layer splits rows across threads and gives the single-thread
   CHECK(seen.size() == 2);
 
   const auto c = random_case(37, 200, true);
-  const auto x = torch::randn({2, 3, 200});
+  // 6 tokens: the threads take rows; 150: in int8 mode they take tokens (at least 64 each).
+  const int64_t per_image = GENERATE(3, 75);
+  const auto x = torch::randn({2, per_image, 200});
   const auto mode = GENERATE(PackedMode::kExact, PackedMode::kInt8);
+  CAPTURE(per_image, packed_mode_name(mode));
   const PackedTernaryLinear layer(c.matrix, mode);
   const auto parallel = layer.forward(x);
   tervit::set_threads(1);
   const auto serial = layer.forward(x);
   tervit::set_threads(threads);
-  CHECK(parallel.sizes() == std::vector<int64_t>{2, 3, 37});
+  CHECK(parallel.sizes() == std::vector<int64_t>{2, per_image, 37});
   CHECK(torch::equal(parallel, serial));
-  const auto flat = x.reshape({6, 200});
-  const auto expected = mode == PackedMode::kExact ? run_exact(exact_kernel_reference, c.matrix, flat)
-                                                   : run_int8(int8_kernel_reference, c.matrix,
-                                                              quantize_tokens(flat.data_ptr<float>(), 6, 200, c.matrix.padded_cols()));
-  CHECK(relative_error(serial.reshape({6, 37}), expected) < 1e-6);
+  const int64_t tokens = 2 * per_image;
+  const auto flat = x.reshape({tokens, 200});
+  const auto expected = mode == PackedMode::kExact
+                            ? run_exact(exact_kernel_reference, c.matrix, flat)
+                            : run_int8(int8_kernel_reference, c.matrix,
+                                       quantize_tokens(flat.data_ptr<float>(), tokens, 200, c.matrix.padded_cols()));
+  CHECK(relative_error(serial.reshape({tokens, 37}), expected) < 1e-6);
 }
 
 TEST_CASE("A packed layer refuses inputs it cannot run", "[deploy]") {

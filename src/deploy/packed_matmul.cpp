@@ -7,8 +7,44 @@
 namespace tervit::deploy {
 
 namespace {
-// Output channels per task: enough work per task to amortise the kernels' per-row decoding.
+// Exact mode: output channels per task, enough work per task to amortise the kernel's per-row decoding.
 constexpr int64_t kRowsPerTask = 16;
+// Int8 mode: the kernels' row and token tiles; a thread's rows are a multiple of the one, its tokens of
+// the other, so no tile straddles two threads.
+constexpr int64_t kInt8RowTile = 32;
+constexpr int64_t kInt8TokenTile = 8;
+// Below this many tokens per thread, threads split the output channels instead of the tokens.
+constexpr int64_t kMinTokensPerThread = 64;
+
+int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// The calling thread's quantized activations, reused by every layer: fresh megabytes on every call cost
+// page faults comparable to the products of a small layer.
+QuantizedTokens& thread_buffer() {
+  thread_local QuantizedTokens buffer;
+  return buffer;
+}
+
+// Int8 mode: with enough tokens each thread quantizes and multiplies its own run of tokens against every
+// row (its activations stay in its cache, and rows are decoded once per thread); otherwise the tokens are
+// quantized together and each thread takes a run of rows.
+void int8_matmul(const PackedTernaryMatrix& w, const float* x, int64_t tokens, float* y) {
+  const auto kernel = best_int8_kernel();
+  const int64_t threads = worker_count();
+  if (threads > 1 && tokens >= kMinTokensPerThread * threads) {
+    parallel_chunks(tokens, round_up((tokens + threads - 1) / threads, kInt8TokenTile), [&](int64_t begin, int64_t end) {
+      auto& quantized = thread_buffer();
+      quantize_tokens(x + begin * w.cols, end - begin, w.cols, w.padded_cols(), quantized);
+      kernel(w, quantized, 0, w.rows, y + begin * w.rows);
+    });
+    return;
+  }
+  auto& quantized = thread_buffer();
+  quantize_tokens(x, tokens, w.cols, w.padded_cols(), quantized);
+  parallel_chunks(w.rows, round_up((w.rows + threads - 1) / threads, kInt8RowTile),
+                  [&](int64_t begin, int64_t end) { kernel(w, quantized, begin, end, y); });
+}
+
 }  // namespace
 
 PackedMode parse_packed_mode(const std::string& name) {
@@ -24,9 +60,7 @@ void packed_matmul(const PackedTernaryMatrix& w, PackedMode mode, const float* x
     const auto kernel = best_exact_kernel();
     parallel_chunks(w.rows, kRowsPerTask, [&](int64_t begin, int64_t end) { kernel(w, x, tokens, begin, end, y); });
   } else {
-    const auto kernel = best_int8_kernel();
-    const auto quantized = quantize_tokens(x, tokens, w.cols, w.padded_cols());
-    parallel_chunks(w.rows, kRowsPerTask, [&](int64_t begin, int64_t end) { kernel(w, quantized, begin, end, y); });
+    int8_matmul(w, x, tokens, y);
   }
 }
 

@@ -11,6 +11,16 @@
 
 namespace tervit::deploy {
 
+// The threads a parallel_chunks call spreads over: OpenMP's current setting, 1 inside a parallel region
+// or without OpenMP.
+inline int64_t worker_count() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
 template <typename Body>
 void parallel_chunks(int64_t count, int64_t grain, const Body& body) {
   const int64_t chunks = (count + grain - 1) / grain;

@@ -51,17 +51,25 @@ void quantize_token_reference(const float* token, int64_t cols, int8_t* values, 
   *sum = total;
 }
 
-QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride) {
-  const TokenQuantizer quantize = cpu_has_avx2() ? quantize_token_avx2 : quantize_token_reference;
-  QuantizedTokens q;
-  q.tokens = tokens;
-  q.stride = stride;
-  q.values.assign(static_cast<size_t>(tokens * stride), 0);
-  q.scale.resize(static_cast<size_t>(tokens));
-  q.sum.resize(static_cast<size_t>(tokens));
+void quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride, QuantizedTokens& out) {
+  const TokenQuantizer quantize = best_token_quantizer();
+  out.tokens = tokens;
+  out.stride = stride;
+  out.values.resize(static_cast<size_t>(tokens * stride));
+  out.scale.resize(static_cast<size_t>(tokens));
+  out.sum.resize(static_cast<size_t>(tokens));
   parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) quantize(x + n * cols, cols, q.values.data() + n * stride, &q.scale[n], &q.sum[n]);
+    for (int64_t n = begin; n < end; ++n) {
+      int8_t* values = out.values.data() + n * stride;
+      quantize(x + n * cols, cols, values, &out.scale[n], &out.sum[n]);
+      std::fill(values + cols, values + stride, int8_t{0});  // the kernels read whole blocks
+    }
   });
+}
+
+QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride) {
+  QuantizedTokens q;
+  quantize_tokens(x, tokens, cols, stride, q);
   return q;
 }
 
@@ -87,6 +95,11 @@ bool cpu_has_avx2() {
 }
 
 ExactKernel best_exact_kernel() { return cpu_has_avx2() ? exact_kernel_avx2 : exact_kernel_reference; }
+
+TokenQuantizer best_token_quantizer() {
+  if (cpu_has_avx512_vnni()) return quantize_token_avx512;
+  return cpu_has_avx2() ? quantize_token_avx2 : quantize_token_reference;
+}
 
 Int8Kernel best_int8_kernel() {
   if (cpu_has_avx512_vnni()) return int8_kernel_avx512_vnni;

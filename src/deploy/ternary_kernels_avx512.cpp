@@ -8,6 +8,8 @@
 //   when rows are short;
 // - otherwise 4 rows x 4 tokens, each accumulator summing 64 columns at a time, which the end of the
 //   tile reduces; the rows' codes stay in L1 whatever the width.
+// Fewer than 4 tokens (a classifier head at batch 1) skip the decoded copy: 4 rows' codes are unpacked
+// in registers, 64 at a time, and meet each token once.
 // (With 256-bit vectors GCC 12 moved every accumulator through another register around each vpdpbusd.)
 #include "tervit/deploy/ternary_kernels.h"
 
@@ -28,9 +30,12 @@ constexpr int64_t kRowTile = 4;
 constexpr int64_t kTokenTile = 4;
 constexpr int64_t kTile = kRowTile * kTokenTile;  // accumulators, index j * kTokenTile + t
 
-// The interleaved tiling: 16 rows (one int32 lane each) x 8 tokens per tile, used up to this padded
-// width; wider rows went faster through the 4 x 4 tiles.
-constexpr int64_t kNarrowRowTile = 16;
+// The interleaved tiling: 32 rows (two vectors of 16, one int32 lane per row) x 8 tokens per tile, so
+// that each broadcast activation feeds two products; used up to this padded width (wider rows went
+// faster through the 4 x 4 tiles).
+constexpr int64_t kLanes = 16;
+constexpr int64_t kNarrowVectors = 2;
+constexpr int64_t kNarrowRowTile = kNarrowVectors * kLanes;
 constexpr int64_t kNarrowTokenTile = 8;
 constexpr int64_t kNarrowMaxCols = 1024;
 
@@ -40,6 +45,14 @@ TERVIT_AVX512_VNNI void decode_row(const PackedTernaryMatrix& w, int64_t row, ui
   for (int64_t b = 0; b < w.blocks_per_row(); ++b)
     for (int64_t i = 0; i < 4; ++i)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + b * Block2Bit::kTrits + 32 * i), x86::block_codes(blocks[b], i));
+}
+
+// Codes 64h .. 64h+63 of a block (h = 0 or 1), one per byte: the block's 32 bytes in both halves of the
+// vector, shifted by 4h and 4h + 2 (fields 2h and 2h + 1), then masked.
+TERVIT_AVX512_VNNI __m512i block_codes64(const Block2Bit& block, int64_t h) {
+  const __m512i packed = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.codes)));
+  const __m512i shifts = _mm512_add_epi64(_mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0), _mm512_set1_epi64(4 * h));
+  return _mm512_and_si512(_mm512_srlv_epi64(packed, shifts), _mm512_set1_epi8(3));
 }
 
 // int8_output for the 16 (or 4) rows of a vector: float(dot - Σq) · (α · scale) + bias, in that order.
@@ -117,45 +130,116 @@ TERVIT_AVX512_VNNI void wide_tiles(const PackedTernaryMatrix& w, const Quantized
 TERVIT_AVX512_VNNI void narrow_tiles(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t chunk_begin, int64_t chunk_end,
                                      int64_t row_begin, int64_t row_end, uint8_t* codes, uint8_t* row_bytes, float* y) {
   const int64_t used_groups = (w.cols + 3) / 4;  // 4 columns per lane and step
+  constexpr int64_t kGroupBytes = kNarrowRowTile * 4;
   for (int64_t r = row_begin; r < row_end; r += kNarrowRowTile) {
     const RowTile<kNarrowRowTile> tile(w, r, row_end);
     for (int64_t row = 0; row < kNarrowRowTile; ++row) {
       decode_row(w, tile.rows[row], row_bytes);
-      for (int64_t kg = 0; kg < used_groups; ++kg) std::memcpy(codes + kg * 64 + row * 4, row_bytes + kg * 4, 4);
+      uint8_t* lane = codes + row / kLanes * 64 + row % kLanes * 4;
+      for (int64_t kg = 0; kg < used_groups; ++kg) std::memcpy(lane + kg * kGroupBytes, row_bytes + kg * 4, 4);
     }
-    const auto store_mask = static_cast<__mmask16>(first_lanes(row_end - r, kNarrowRowTile));
+    __mmask16 store_mask[kNarrowVectors];
+    for (int64_t v = 0; v < kNarrowVectors; ++v)
+      store_mask[v] = static_cast<__mmask16>(first_lanes(row_end - r - v * kLanes, kLanes));
     for (int64_t n = chunk_begin; n < chunk_end; n += kNarrowTokenTile) {
       const int8_t* token[kNarrowTokenTile];
       for (int64_t t = 0; t < kNarrowTokenTile; ++t) token[t] = q.values.data() + std::min(n + t, chunk_end - 1) * q.stride;
-      __m512i sum[kNarrowTokenTile];
-      for (auto& s : sum) s = _mm512_setzero_si512();
+      __m512i sum[kNarrowVectors][kNarrowTokenTile];
+      for (auto& vector_sums : sum)
+        for (auto& s : vector_sums) s = _mm512_setzero_si512();
       for (int64_t kg = 0; kg < used_groups; ++kg) {
-        const __m512i c = _mm512_loadu_si512(codes + 64 * kg);
+        __m512i c[kNarrowVectors];
+        for (int64_t v = 0; v < kNarrowVectors; ++v) c[v] = _mm512_loadu_si512(codes + kg * kGroupBytes + 64 * v);
         for (int64_t t = 0; t < kNarrowTokenTile; ++t) {
           int32_t four;
           std::memcpy(&four, token[t] + 4 * kg, 4);
-          sum[t] = _mm512_dpbusd_epi32(sum[t], c, _mm512_set1_epi32(four));
+          const __m512i a = _mm512_set1_epi32(four);
+          for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = _mm512_dpbusd_epi32(sum[v][t], c[v], a);
         }
       }
       // Through memory: indexing the accumulators by a run-time count would keep them there in the loop.
-      alignas(64) int32_t sums[kNarrowTokenTile][kNarrowRowTile];
-      for (int64_t t = 0; t < kNarrowTokenTile; ++t) _mm512_store_si512(sums[t], sum[t]);
+      alignas(64) int32_t sums[kNarrowVectors][kNarrowTokenTile][kLanes];
+      for (int64_t v = 0; v < kNarrowVectors; ++v)
+        for (int64_t t = 0; t < kNarrowTokenTile; ++t) _mm512_store_si512(sums[v][t], sum[v][t]);
       for (int64_t t = 0; t < std::min(kNarrowTokenTile, chunk_end - n); ++t)
-        _mm512_mask_storeu_ps(y + (n + t) * w.rows + r, store_mask,
-                              outputs16(_mm512_load_si512(sums[t]), q.sum[n + t], q.scale[n + t], tile.alpha, tile.bias));
+        for (int64_t v = 0; v < kNarrowVectors; ++v)
+          _mm512_mask_storeu_ps(y + (n + t) * w.rows + r + v * kLanes, store_mask[v],
+                                outputs16(_mm512_load_si512(sums[v][t]), q.sum[n + t], q.scale[n + t], tile.alpha + v * kLanes,
+                                          tile.bias + v * kLanes));
     }
   }
 }
 
+// Sums of the lanes of 4 accumulators, as one vector (lane j: sum[j]).
+TERVIT_AVX512_VNNI __m128i sum_each4(const __m512i sum[4]) {
+  __m256i halves[4];
+  for (int64_t j = 0; j < 4; ++j) halves[j] = _mm256_add_epi32(_mm512_castsi512_si256(sum[j]), _mm512_extracti64x4_epi64(sum[j], 1));
+  const __m256i pairs = _mm256_hadd_epi32(_mm256_hadd_epi32(halves[0], halves[1]), _mm256_hadd_epi32(halves[2], halves[3]));
+  return _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+}
+
+// Fewer than kTokenTile tokens (a classifier head at batch 1): kRowTile rows at a time against each
+// token, the rows' codes unpacked in registers, 64 at a time.
+TERVIT_AVX512_VNNI void few_tokens(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
+                                   float* y) {
+  const int64_t used_steps = (w.cols + 63) / 64;  // 64 columns per step, two steps per block
+  for (int64_t r = row_begin; r < row_end; r += kRowTile) {
+    const RowTile<kRowTile> tile(w, r, row_end);
+    const auto row_mask = static_cast<__mmask8>(first_lanes(row_end - r, kRowTile));
+    const Block2Bit* blocks[kRowTile];
+    for (int64_t j = 0; j < kRowTile; ++j) blocks[j] = w.row(tile.rows[j]);
+    for (int64_t n = 0; n < q.tokens; ++n) {
+      const int8_t* token = q.values.data() + n * q.stride;
+      __m512i sum[kRowTile];
+      for (auto& s : sum) s = _mm512_setzero_si512();
+      for (int64_t step = 0; step < used_steps; ++step) {
+        const __m512i a = _mm512_loadu_si512(token + 64 * step);
+        for (int64_t j = 0; j < kRowTile; ++j) sum[j] = _mm512_dpbusd_epi32(sum[j], block_codes64(blocks[j][step / 2], step % 2), a);
+      }
+      _mm_mask_storeu_ps(y + n * w.rows + r, row_mask, outputs4(sum_each4(sum), q.sum[n], q.scale[n], tile.alpha, tile.bias));
+    }
+  }
+}
+
+// round(clamp(x · factor, ±127)), half to even (cvtps under the default rounding mode), as the reference.
+TERVIT_AVX512_VNNI __m512i quantize16(__m512 x, __m512 factor) {
+  const __m512 value = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(x, factor), _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+  return _mm512_cvtps_epi32(value);
+}
+
 }  // namespace
+
+// quantize_token_reference in 16 lanes, as quantize_token_avx2 in 8 (the same operand order of max, so
+// the same values), the tail through masked loads and stores rather than a scalar loop.
+TERVIT_AVX512_VNNI void quantize_token_avx512(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
+  const int64_t vector_cols = cols / kLanes * kLanes;
+  const auto tail = static_cast<__mmask16>(first_lanes(cols - vector_cols, kLanes));
+  __m512 absmax16 = _mm512_abs_ps(_mm512_maskz_loadu_ps(tail, token + vector_cols));
+  for (int64_t k = 0; k < vector_cols; k += kLanes) absmax16 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(token + k)), absmax16);
+  const float to_int = 127.0f / std::max(_mm512_reduce_max_ps(absmax16), 1e-5f);
+  const __m512 factor = _mm512_set1_ps(to_int);
+  __m512i total16 = quantize16(_mm512_maskz_loadu_ps(tail, token + vector_cols), factor);
+  _mm_mask_storeu_epi8(values + vector_cols, tail, _mm512_cvtepi32_epi8(total16));
+  for (int64_t k = 0; k < vector_cols; k += kLanes) {
+    const __m512i integer = quantize16(_mm512_loadu_ps(token + k), factor);
+    total16 = _mm512_add_epi32(total16, integer);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(values + k), _mm512_cvtepi32_epi8(integer));
+  }
+  *scale = 1.0f / to_int;
+  *sum = _mm512_reduce_add_epi32(total16);
+}
 
 // Σ (t + 1) · q = Σ t · q + Σ q, as in the AVX2 kernel: the token's Σ q is subtracted at the end. Columns
 // past w.cols hold zero activations, so the loops stop at the last step that holds one.
 TERVIT_AVX512_VNNI void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin,
                                                 int64_t row_end, float* y) {
+  if (q.tokens < kTokenTile) {
+    few_tokens(w, q, row_begin, row_end, y);
+    return;
+  }
   const int64_t padded = w.padded_cols();
   const bool narrow = padded <= kNarrowMaxCols && q.tokens >= 4 * kNarrowTokenTile;
-  std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // 4 rows, or 16 of <= 1024 columns
+  std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // 4 rows, or 32 of <= 1024 columns
   std::vector<uint8_t> row_bytes(static_cast<size_t>(padded));
   const int64_t chunk = x86::chunk_tokens(q.stride, kNarrowTokenTile);
   for (int64_t chunk_begin = 0; chunk_begin < q.tokens; chunk_begin += chunk) {
@@ -172,11 +256,15 @@ bool cpu_has_avx512_vnni() {
          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
 }
 
-#else  // no x86: never selected (cpu_has_avx512_vnni() is false)
+#else  // no x86: neither is selected (cpu_has_avx512_vnni() is false)
 
 void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
                              float* y) {
   int8_kernel_reference(w, q, row_begin, row_end, y);
+}
+
+void quantize_token_avx512(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
+  quantize_token_reference(token, cols, values, scale, sum);
 }
 
 bool cpu_has_avx512_vnni() { return false; }

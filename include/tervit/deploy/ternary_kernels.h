@@ -32,8 +32,10 @@ struct QuantizedTokens {
   std::vector<int32_t> sum;     // Σ q per token: the AVX2 kernel's offset correction
 };
 // x is tokens x cols, row-major; tokens are quantized in parallel, each by the best of the per-token
-// quantizers below (equal results).
+// quantizers below (equal results). The second form reuses `out`'s buffers: a layer called again and
+// again allocates (and faults in) nothing after the first call.
 QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride);
+void quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride, QuantizedTokens& out);
 // One activation as the token quantizers round it: clamp(x · to_int, ±127), then to the nearest integer,
 // half to even as torch.round does. Adding and subtracting 1.5 · 2^23 rounds without a libm call
 // (|value| <= 127 here).
@@ -46,6 +48,8 @@ inline int8_t quantize_value(float x, float to_int) {
 using TokenQuantizer = void (*)(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
 void quantize_token_reference(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
 void quantize_token_avx2(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
+// Needs AVX-512 F, BW and VL, which every CPU that runs the VNNI kernel has.
+void quantize_token_avx512(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
 
 // Int8 mode (W2A8): y[n][r] = α_r · scale[n] · (Σ_k t[r][k] · q[n][k]) + bias[r], the sum in integers.
 using Int8Kernel = void (*)(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
@@ -69,5 +73,6 @@ bool cpu_has_avx2();
 bool cpu_has_avx512_vnni();
 ExactKernel best_exact_kernel();
 Int8Kernel best_int8_kernel();
+TokenQuantizer best_token_quantizer();
 
 }  // namespace tervit::deploy
