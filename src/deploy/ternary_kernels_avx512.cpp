@@ -8,8 +8,8 @@
 //   when rows are short;
 // - otherwise 4 rows x 4 tokens, each accumulator summing 64 columns at a time, which the end of the
 //   tile reduces; the rows' codes stay in L1 whatever the width.
-// Fewer than 4 tokens (a classifier head at batch 1) skip the decoded copy: 4 rows' codes are unpacked
-// in registers, 64 at a time, and meet each token once.
+// Fewer than 4 tokens (a classifier head at batch 1) skip the decoded copy: 4 rows' codes are taken
+// from their bytes in registers and meet each token once.
 // (With 256-bit vectors GCC 12 moved every accumulator through another register around each vpdpbusd.)
 #include "tervit/deploy/ternary_kernels.h"
 
@@ -45,14 +45,6 @@ TERVIT_AVX512_VNNI void decode_row(const PackedTernaryMatrix& w, int64_t row, ui
   for (int64_t b = 0; b < w.blocks_per_row(); ++b)
     for (int64_t i = 0; i < 4; ++i)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + b * Block2Bit::kTrits + 32 * i), x86::block_codes(blocks[b], i));
-}
-
-// Codes 64h .. 64h+63 of a block (h = 0 or 1), one per byte: the block's 32 bytes in both halves of the
-// vector, shifted by 4h and 4h + 2 (fields 2h and 2h + 1), then masked.
-TERVIT_AVX512_VNNI __m512i block_codes64(const Block2Bit& block, int64_t h) {
-  const __m512i packed = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.codes)));
-  const __m512i shifts = _mm512_add_epi64(_mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0), _mm512_set1_epi64(4 * h));
-  return _mm512_and_si512(_mm512_srlv_epi64(packed, shifts), _mm512_set1_epi8(3));
 }
 
 // int8_output for the 16 (or 4) rows of a vector: float(dot - Σq) · (α · scale) + bias, in that order.
@@ -179,10 +171,16 @@ TERVIT_AVX512_VNNI __m128i sum_each4(const __m512i sum[4]) {
 }
 
 // Fewer than kTokenTile tokens (a classifier head at batch 1): kRowTile rows at a time against each
-// token, the rows' codes unpacked in registers, 64 at a time.
+// token, each block's codes taken from its bytes in registers. A block's 32 bytes fill both halves of a
+// vector; masking keeps field i of each byte where it sits, 4^i · code, so a product needs no shift. Each
+// lane's sum is then a multiple of its field's 4^i and is divided by it exactly (arithmetic shift) at the
+// end. Fields 0 and 1 meet columns 0-63 of the block, fields 2 and 3 columns 64-127.
 TERVIT_AVX512_VNNI void few_tokens(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
                                    float* y) {
-  const int64_t used_steps = (w.cols + 63) / 64;  // 64 columns per step, two steps per block
+  const __m512i low_fields = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi8(0x03), _mm512_set1_epi8(0x0C));
+  const __m512i high_fields = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi8(0x30), _mm512_set1_epi8(static_cast<char>(0xC0)));
+  const __m512i low_shifts = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi32(0), _mm512_set1_epi32(2));
+  const __m512i high_shifts = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi32(4), _mm512_set1_epi32(6));
   for (int64_t r = row_begin; r < row_end; r += kRowTile) {
     const RowTile<kRowTile> tile(w, r, row_end);
     const auto row_mask = static_cast<__mmask8>(first_lanes(row_end - r, kRowTile));
@@ -190,12 +188,20 @@ TERVIT_AVX512_VNNI void few_tokens(const PackedTernaryMatrix& w, const Quantized
     for (int64_t j = 0; j < kRowTile; ++j) blocks[j] = w.row(tile.rows[j]);
     for (int64_t n = 0; n < q.tokens; ++n) {
       const int8_t* token = q.values.data() + n * q.stride;
-      __m512i sum[kRowTile];
-      for (auto& s : sum) s = _mm512_setzero_si512();
-      for (int64_t step = 0; step < used_steps; ++step) {
-        const __m512i a = _mm512_loadu_si512(token + 64 * step);
-        for (int64_t j = 0; j < kRowTile; ++j) sum[j] = _mm512_dpbusd_epi32(sum[j], block_codes64(blocks[j][step / 2], step % 2), a);
+      __m512i low[kRowTile], high[kRowTile];
+      for (int64_t j = 0; j < kRowTile; ++j) low[j] = high[j] = _mm512_setzero_si512();
+      for (int64_t b = 0; b < w.blocks_per_row(); ++b) {
+        const __m512i a_low = _mm512_loadu_si512(token + b * Block2Bit::kTrits);
+        const __m512i a_high = _mm512_loadu_si512(token + b * Block2Bit::kTrits + 64);
+        for (int64_t j = 0; j < kRowTile; ++j) {
+          const __m512i bytes = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[j][b].codes)));
+          low[j] = _mm512_dpbusd_epi32(low[j], _mm512_and_si512(bytes, low_fields), a_low);
+          high[j] = _mm512_dpbusd_epi32(high[j], _mm512_and_si512(bytes, high_fields), a_high);
+        }
       }
+      __m512i sum[kRowTile];
+      for (int64_t j = 0; j < kRowTile; ++j)
+        sum[j] = _mm512_add_epi32(_mm512_srav_epi32(low[j], low_shifts), _mm512_srav_epi32(high[j], high_shifts));
       _mm_mask_storeu_ps(y + n * w.rows + r, row_mask, outputs4(sum_each4(sum), q.sum[n], q.scale[n], tile.alpha, tile.bias));
     }
   }
