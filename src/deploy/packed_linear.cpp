@@ -17,12 +17,13 @@ torch::Tensor PackedTernaryLinear::forward(const torch::Tensor& tokens) const {
   if (tokens.dim() == 0 || tokens.size(-1) != matrix_.cols)
     throw Error("packed ternary layer with " + std::to_string(matrix_.cols) + " input features got an input of shape " +
                 c10::str(tokens.sizes()));
-  const auto x = tokens.reshape({-1, matrix_.cols}).contiguous();
-  auto y = torch::empty({x.size(0), matrix_.rows}, x.options());
-  packed_matmul(matrix_, mode_, x.data_ptr<float>(), x.size(0), y.data_ptr<float>());
+  // The kernels read tokens x cols floats; a contiguous input already is that, whatever its leading dims.
+  const auto x = tokens.contiguous();
   auto shape = tokens.sizes().vec();
   shape.back() = matrix_.rows;
-  return y.view(shape);
+  auto y = torch::empty(shape, x.options());
+  packed_matmul(matrix_, mode_, x.data_ptr<float>(), x.numel() / matrix_.cols, y.data_ptr<float>());
+  return y;
 }
 
 }  // namespace tervit::deploy

@@ -9,8 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <limits>
 #include <cstdio>
+#include <functional>
+#include <limits>
 #include <map>
 #include <tuple>
 
@@ -28,23 +29,26 @@ namespace {
 using namespace tervit;
 using Shape = std::tuple<int64_t, int64_t, int64_t>;  // tokens, in, out
 
-// Seconds per call of `body` after a warm-up: the fastest of `rounds` rounds, each run until
-// `min_seconds` / rounds and `min_iterations` have passed. The fastest round is the one least disturbed by
-// whatever else this shared machine runs, for both sides of a comparison alike.
-template <typename Body>
-double seconds_per_call(Body body, double min_seconds, int min_iterations, int rounds) {
-  body();
-  double best = std::numeric_limits<double>::infinity();
+// Seconds per call of each body after a warm-up: the fastest of `rounds` rounds, where a round runs each
+// body in turn until `min_seconds` / rounds and `min_iterations` have passed. The rounds of the bodies
+// being compared alternate, and the fastest round is the one least disturbed by whatever else this shared
+// machine runs, so a burst of other work cannot favour one side.
+std::vector<double> seconds_per_call(const std::vector<std::function<void()>>& bodies, double min_seconds, int min_iterations,
+                                     int rounds) {
+  std::vector<double> best(bodies.size(), std::numeric_limits<double>::infinity());
+  for (const auto& body : bodies) body();
   for (int round = 0; round < rounds; ++round) {
-    int iterations = 0;
-    const auto start = std::chrono::steady_clock::now();
-    double elapsed = 0;
-    while (iterations < min_iterations || elapsed < min_seconds / rounds) {
-      body();
-      ++iterations;
-      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (size_t b = 0; b < bodies.size(); ++b) {
+      int iterations = 0;
+      const auto start = std::chrono::steady_clock::now();
+      double elapsed = 0;
+      while (iterations < min_iterations || elapsed < min_seconds / rounds) {
+        bodies[b]();
+        ++iterations;
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+      best[b] = std::min(best[b], elapsed / iterations);
     }
-    best = std::min(best, elapsed / iterations);
   }
   return best;
 }
@@ -106,17 +110,16 @@ int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& th
       for (const int t : threads) {
         set_threads(t);
         torch::NoGradGuard no_grad;
-        const double fp = seconds_per_call([&] { torch::nn::functional::linear(x, weight, bias); }, min_seconds, 3, kGemmRounds);
-        const double ex = seconds_per_call([&] { exact.forward(x); }, min_seconds, 3, kGemmRounds);
-        const double i8 = seconds_per_call([&] { int8.forward(x); }, min_seconds, 3, kGemmRounds);
         const auto& matrix = exact.matrix();
         std::vector<float> y(static_cast<size_t>(tokens * out));
-        const double avx2 = seconds_per_call(
-            [&] {
-              const auto q = deploy::quantize_tokens(x.data_ptr<float>(), tokens, in, matrix.padded_cols());
-              at::parallel_for(0, out, 16, [&](int64_t begin, int64_t end) { deploy::int8_kernel_avx2(matrix, q, begin, end, y.data()); });
-            },
+        const auto seconds = seconds_per_call(
+            {[&] { torch::nn::functional::linear(x, weight, bias); }, [&] { exact.forward(x); }, [&] { int8.forward(x); },
+             [&] {
+               const auto q = deploy::quantize_tokens(x.data_ptr<float>(), tokens, in, matrix.padded_cols());
+               at::parallel_for(0, out, 16, [&](int64_t begin, int64_t end) { deploy::int8_kernel_avx2(matrix, q, begin, end, y.data()); });
+             }},
             min_seconds, 3, kGemmRounds);
+        const double fp = seconds[0], ex = seconds[1], i8 = seconds[2], avx2 = seconds[3];
         std::printf("%-30s %6ld %6ld %6ld %5d %8d | %10.3f %10.3f %10.3f %10.3f | %7.2f %7.2f\n", name.c_str(), long(tokens),
                     long(in), long(out), count, t, fp * 1e3, ex * 1e3, i8 * 1e3, avx2 * 1e3, fp / ex, fp / i8);
         std::fflush(stdout);
@@ -164,7 +167,7 @@ int bench_model(const std::string& mode, const std::string& name, const std::str
     for (const int t : threads) {
       set_threads(t);
       torch::NoGradGuard no_grad;
-      const double seconds = seconds_per_call([&] { model->forward(images); }, min_seconds, 2, 1);
+      const double seconds = seconds_per_call({[&] { model->forward(images); }}, min_seconds, 2, 1)[0];
       std::printf("%-30s %-6s %6ld %8d %12.2f %14.1f\n", name.c_str(), mode.c_str(), long(batch), t, batch / seconds,
                   peak_rss_megabytes());
       std::fflush(stdout);
