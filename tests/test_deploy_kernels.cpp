@@ -104,29 +104,31 @@ TEST_CASE("Token quantization is BitNet's per-token absmax, as the fake quantize
 
 TEST_CASE("The AVX2 and AVX-512 token quantizers give the reference's values, scales and sums", "[deploy]") {
   std::vector<TokenQuantizer> quantizers;
-  if (cpu_has_avx2()) quantizers.push_back(quantize_token_avx2);
-  if (cpu_has_avx512_vnni()) quantizers.push_back(quantize_token_avx512);
+  if (cpu_has_avx2()) quantizers.push_back(quantize_tokens_avx2);
+  if (cpu_has_avx512_vnni()) quantizers.push_back(quantize_tokens_avx512);
   if (quantizers.size() < 2) WARN("this CPU lacks AVX2 or AVX-512: only " << quantizers.size() << " fast quantizers were compared");
-  // Widths around the 32-value vector step; zeros; rounding ties (absmax 127 makes x · 127 / absmax = x,
-  // and x = k + 0.5); a maximum in the scalar tail.
+  // Widths around the 16- and 32-value vector steps; runs around the AVX-512 quantizer's 16 tokens; zeros;
+  // rounding ties (absmax 127 makes x · 127 / absmax = x, and x = k + 0.5); a maximum in the scalar tail.
+  // Rows are 3 bytes longer than the values: the padding must stay as it was.
   for (const int64_t cols : {1, 7, 15, 16, 17, 31, 32, 33, 48, 70, 96, 384, 1000}) {
-    CAPTURE(cols);
-    auto x = torch::randn({6, cols}) * torch::linspace(0.01, 10, 6).unsqueeze(1);
+    auto x = torch::randn({35, cols}) * torch::linspace(0.01, 10, 35).unsqueeze(1);
     x[1].zero_();
     x[2] = (torch::arange(cols) % 200 - 100).to(torch::kFloat) + 0.5;
     x[2][cols - 1] = 127;
     x[3][cols - 1] = 1e3;
-    for (int64_t n = 0; n < 6; ++n) {
-      CAPTURE(n);
-      std::vector<int8_t> expected(cols);
-      float expected_scale = 0;
-      int32_t expected_sum = 0;
-      quantize_token_reference(x[n].data_ptr<float>(), cols, expected.data(), &expected_scale, &expected_sum);
+    x[17] = x[2];
+    const int64_t stride = cols + 3;
+    for (const int64_t tokens : {1, 4, 16, 17, 35}) {
+      CAPTURE(cols, tokens);
+      std::vector<int8_t> expected(tokens * stride, 55);
+      std::vector<float> expected_scale(tokens);
+      std::vector<int32_t> expected_sum(tokens);
+      quantize_tokens_reference(x.data_ptr<float>(), tokens, cols, stride, expected.data(), expected_scale.data(), expected_sum.data());
       for (const auto quantize : quantizers) {
-        std::vector<int8_t> actual(cols);
-        float actual_scale = 0;
-        int32_t actual_sum = 0;
-        quantize(x[n].data_ptr<float>(), cols, actual.data(), &actual_scale, &actual_sum);
+        std::vector<int8_t> actual(tokens * stride, 55);
+        std::vector<float> actual_scale(tokens);
+        std::vector<int32_t> actual_sum(tokens);
+        quantize(x.data_ptr<float>(), tokens, cols, stride, actual.data(), actual_scale.data(), actual_sum.data());
         CHECK(actual == expected);
         CHECK(actual_scale == expected_scale);
         CHECK(actual_sum == expected_sum);

@@ -37,18 +37,22 @@ void exact_kernel_reference(const PackedTernaryMatrix& w, const float* x, int64_
   }
 }
 
-void quantize_token_reference(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
-  float absmax = 0;
-  for (int64_t k = 0; k < cols; ++k) absmax = std::max(absmax, std::abs(token[k]));
-  // As quant::AbsmaxTokenQuantizer: the 1e-5 floor keeps an all-zero token finite.
-  const float to_int = 127.0f / std::max(absmax, 1e-5f);
-  int32_t total = 0;
-  for (int64_t k = 0; k < cols; ++k) {
-    values[k] = quantize_value(token[k], to_int);
-    total += values[k];
+void quantize_tokens_reference(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                               int32_t* sum) {
+  for (int64_t n = 0; n < tokens; ++n) {
+    const float* token = x + n * cols;
+    float absmax = 0;
+    for (int64_t k = 0; k < cols; ++k) absmax = std::max(absmax, std::abs(token[k]));
+    // As quant::AbsmaxTokenQuantizer: the 1e-5 floor keeps an all-zero token finite.
+    const float to_int = 127.0f / std::max(absmax, 1e-5f);
+    int32_t total = 0;
+    for (int64_t k = 0; k < cols; ++k) {
+      values[n * stride + k] = quantize_value(token[k], to_int);
+      total += values[n * stride + k];
+    }
+    scale[n] = 1.0f / to_int;
+    sum[n] = total;
   }
-  *scale = 1.0f / to_int;
-  *sum = total;
 }
 
 void quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride, QuantizedTokens& out) {
@@ -59,11 +63,10 @@ void quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t strid
   out.scale.resize(static_cast<size_t>(tokens));
   out.sum.resize(static_cast<size_t>(tokens));
   parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      int8_t* values = out.values.data() + n * stride;
-      quantize(x + n * cols, cols, values, &out.scale[n], &out.sum[n]);
-      std::fill(values + cols, values + stride, int8_t{0});  // the kernels read whole blocks
-    }
+    quantize(x + begin * cols, end - begin, cols, stride, out.values.data() + begin * stride, out.scale.data() + begin,
+             out.sum.data() + begin);
+    // The kernels read whole blocks.
+    for (int64_t n = begin; n < end; ++n) std::fill(out.values.begin() + n * stride + cols, out.values.begin() + (n + 1) * stride, 0);
   });
 }
 
@@ -97,8 +100,8 @@ bool cpu_has_avx2() {
 ExactKernel best_exact_kernel() { return cpu_has_avx2() ? exact_kernel_avx2 : exact_kernel_reference; }
 
 TokenQuantizer best_token_quantizer() {
-  if (cpu_has_avx512_vnni()) return quantize_token_avx512;
-  return cpu_has_avx2() ? quantize_token_avx2 : quantize_token_reference;
+  if (cpu_has_avx512_vnni()) return quantize_tokens_avx512;
+  return cpu_has_avx2() ? quantize_tokens_avx2 : quantize_tokens_reference;
 }
 
 Int8Kernel best_int8_kernel() {

@@ -132,9 +132,11 @@ TERVIT_AVX2 void int8_kernel_avx2(const PackedTernaryMatrix& w, const QuantizedT
   }
 }
 
-// quantize_token_reference in 8 lanes: the same products, clamps and rounding (cvtps rounds half to
-// even, as the reference's magic constant does), so the same values.
-TERVIT_AVX2 void quantize_token_avx2(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
+namespace {
+
+// quantize_tokens_reference's token in 8 lanes: the same products, clamps and rounding (cvtps rounds half
+// to even, as the reference's magic constant does), so the same values.
+TERVIT_AVX2 void quantize_token(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
   const int64_t vector_cols = cols / 32 * 32;
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   __m256 absmax8 = _mm256_setzero_ps();
@@ -172,6 +174,13 @@ TERVIT_AVX2 void quantize_token_avx2(const float* token, int64_t cols, int8_t* v
   *sum = total;
 }
 
+}  // namespace
+
+void quantize_tokens_avx2(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                          int32_t* sum) {
+  for (int64_t n = 0; n < tokens; ++n) quantize_token(x + n * cols, cols, values + n * stride, scale + n, sum + n);
+}
+
 #else  // no x86: the AVX2 entry points run the reference (cpu_has_avx2() is false, nothing selects them)
 
 void exact_kernel_avx2(const PackedTernaryMatrix& w, const float* x, int64_t tokens, int64_t row_begin, int64_t row_end,
@@ -184,8 +193,9 @@ void int8_kernel_avx2(const PackedTernaryMatrix& w, const QuantizedTokens& q, in
   int8_kernel_reference(w, q, row_begin, row_end, y);
 }
 
-void quantize_token_avx2(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
-  quantize_token_reference(token, cols, values, scale, sum);
+void quantize_tokens_avx2(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                          int32_t* sum) {
+  quantize_tokens_reference(x, tokens, cols, stride, values, scale, sum);
 }
 
 #endif

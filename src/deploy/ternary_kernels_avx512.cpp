@@ -212,26 +212,65 @@ TERVIT_AVX512_VNNI void few_tokens(const PackedTernaryMatrix& w, const Quantized
 // most 127 · (1 + 2^-24)^2 < 127.5 and rounds to at most 127.
 TERVIT_AVX512_VNNI __m512i quantize16(__m512 x, __m512 factor) { return _mm512_cvtps_epi32(_mm512_mul_ps(x, factor)); }
 
-}  // namespace
+// Lane t of the result: `op` over the 16 lanes of v[t] (v is overwritten). Four rounds, each halving the
+// vectors by combining halves, then quarters, pairs and neighbours of two vectors at once, leave token
+// k + 4j in lane 4k + j; the last permutation puts it in lane k + 4j.
+template <typename Op>
+TERVIT_AVX512_VNNI __m512 reduce_each(__m512 v[kLanes], Op op) {
+  for (int64_t i = 0; i < 8; ++i)
+    v[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+  for (int64_t i = 0; i < 4; ++i)
+    v[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x88), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xDD));
+  for (int64_t i = 0; i < 2; ++i) v[i] = op(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  const __m512 mixed = op(_mm512_shuffle_ps(v[0], v[1], 0x44), _mm512_shuffle_ps(v[0], v[1], 0xEE));
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), mixed);
+}
 
-// quantize_token_reference in 16 lanes, as quantize_token_avx2 in 8 (the same operand order of max, so
-// the same values), the tail through masked loads and stores rather than a scalar loop.
-TERVIT_AVX512_VNNI void quantize_token_avx512(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
+TERVIT_AVX512_VNNI __m512 max16(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
+TERVIT_AVX512_VNNI __m512 add16(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+
+// 16 tokens (fewer at the end: the last one repeated, its results stored once). Their maxima, factors,
+// scales and sums are computed 16 at a time, so the per-token cost is the pass over its values.
+TERVIT_AVX512_VNNI void quantize16_tokens(const float* x, int64_t count, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                                          int32_t* sum) {
   const int64_t vector_cols = cols / kLanes * kLanes;
   const auto tail = static_cast<__mmask16>(first_lanes(cols - vector_cols, kLanes));
-  __m512 absmax16 = _mm512_abs_ps(_mm512_maskz_loadu_ps(tail, token + vector_cols));
-  for (int64_t k = 0; k < vector_cols; k += kLanes) absmax16 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(token + k)), absmax16);
-  const float to_int = 127.0f / std::max(_mm512_reduce_max_ps(absmax16), 1e-5f);
-  const __m512 factor = _mm512_set1_ps(to_int);
-  __m512i total16 = quantize16(_mm512_maskz_loadu_ps(tail, token + vector_cols), factor);
-  _mm_mask_storeu_epi8(values + vector_cols, tail, _mm512_cvtepi32_epi8(total16));
-  for (int64_t k = 0; k < vector_cols; k += kLanes) {
-    const __m512i integer = quantize16(_mm512_loadu_ps(token + k), factor);
-    total16 = _mm512_add_epi32(total16, integer);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(values + k), _mm512_cvtepi32_epi8(integer));
+  const auto stored = static_cast<__mmask16>(first_lanes(count, kLanes));
+  const float* token[kLanes];
+  for (int64_t t = 0; t < kLanes; ++t) token[t] = x + std::min(t, count - 1) * cols;
+  __m512 lanes[kLanes];
+  for (int64_t t = 0; t < kLanes; ++t) {
+    // max(|x|, running) keeps the running maximum where x is NaN, as std::max in the reference does.
+    __m512 absmax = _mm512_abs_ps(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols));
+    for (int64_t k = 0; k < vector_cols; k += kLanes) absmax = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(token[t] + k)), absmax);
+    lanes[t] = absmax;
   }
-  *scale = 1.0f / to_int;
-  *sum = _mm512_reduce_add_epi32(total16);
+  const __m512 absmax = reduce_each(lanes, max16);
+  const __m512 to_int = _mm512_div_ps(_mm512_set1_ps(127.0f), _mm512_max_ps(absmax, _mm512_set1_ps(1e-5f)));
+  _mm512_mask_storeu_ps(scale, stored, _mm512_div_ps(_mm512_set1_ps(1.0f), to_int));
+  for (int64_t t = 0; t < kLanes; ++t) {
+    const __m512 factor = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(t)), to_int);
+    int8_t* out = values + std::min(t, count - 1) * stride;
+    __m512i total = quantize16(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols), factor);
+    _mm_mask_storeu_epi8(out + vector_cols, tail, _mm512_cvtepi32_epi8(total));
+    for (int64_t k = 0; k < vector_cols; k += kLanes) {
+      const __m512i integer = quantize16(_mm512_loadu_ps(token[t] + k), factor);
+      total = _mm512_add_epi32(total, integer);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm512_cvtepi32_epi8(integer));
+    }
+    lanes[t] = _mm512_castsi512_ps(total);
+  }
+  _mm512_mask_storeu_epi32(sum, stored, _mm512_castps_si512(reduce_each(lanes, add16)));
+}
+
+}  // namespace
+
+void quantize_tokens_avx512(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                            int32_t* sum) {
+  for (int64_t n = 0; n < tokens; n += kLanes)
+    quantize16_tokens(x + n * cols, std::min(kLanes, tokens - n), cols, stride, values + n * stride, scale + n, sum + n);
 }
 
 // Σ (t + 1) · q = Σ t · q + Σ q, as in the AVX2 kernel: the token's Σ q is subtracted at the end. Columns
@@ -268,8 +307,9 @@ void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, const QuantizedTokens
   int8_kernel_reference(w, q, row_begin, row_end, y);
 }
 
-void quantize_token_avx512(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum) {
-  quantize_token_reference(token, cols, values, scale, sum);
+void quantize_tokens_avx512(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                            int32_t* sum) {
+  quantize_tokens_reference(x, tokens, cols, stride, values, scale, sum);
 }
 
 bool cpu_has_avx512_vnni() { return false; }

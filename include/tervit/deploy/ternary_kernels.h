@@ -31,8 +31,8 @@ struct QuantizedTokens {
   std::vector<float> scale;     // x ≈ q · scale, per token
   std::vector<int32_t> sum;     // Σ q per token: the AVX2 kernel's offset correction
 };
-// x is tokens x cols, row-major; tokens are quantized in parallel, each by the best of the per-token
-// quantizers below (equal results). The second form reuses `out`'s buffers: a layer called again and
+// x is tokens x cols, row-major; runs of tokens are quantized in parallel by the best of the quantizers
+// below (equal results). The second form reuses `out`'s buffers: a layer called again and
 // again allocates (and faults in) nothing after the first call.
 QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride);
 void quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride, QuantizedTokens& out);
@@ -44,12 +44,17 @@ inline int8_t quantize_value(float x, float to_int) {
   const float value = std::clamp(x * to_int, -127.0f, 127.0f);
   return static_cast<int8_t>((value + kRoundingMagic) - kRoundingMagic);
 }
-// One token: values[0..cols) (the padding is the caller's), its scale and Σ values.
-using TokenQuantizer = void (*)(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
-void quantize_token_reference(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
-void quantize_token_avx2(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
-// Needs AVX-512 F, BW and VL, which every CPU that runs the VNNI kernel has.
-void quantize_token_avx512(const float* token, int64_t cols, int8_t* values, float* scale, int32_t* sum);
+// A run of tokens (x: tokens x cols, row-major): row n's values at values + n · stride, [0, cols) only (the
+// padding is the caller's), its scale and Σ values at scale[n] and sum[n].
+using TokenQuantizer = void (*)(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                                int32_t* sum);
+void quantize_tokens_reference(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                               int32_t* sum);
+void quantize_tokens_avx2(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                          int32_t* sum);
+// 16 tokens at a time. Needs AVX-512 F, BW and VL, which every CPU that runs the VNNI kernel has.
+void quantize_tokens_avx512(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                            int32_t* sum);
 
 // Int8 mode (W2A8): y[n][r] = α_r · scale[n] · (Σ_k t[r][k] · q[n][k]) + bias[r], the sum in integers.
 using Int8Kernel = void (*)(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
