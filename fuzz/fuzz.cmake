@@ -5,7 +5,8 @@ if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
 endif()
 
 # Only the parsers and what they call are compiled: core, quant, deploy and models (the packed-model
-# reader builds the model its metadata describes), the image decoders and the trainer-state reader.
+# reader builds the model its metadata describes, and checks its preprocessing), the image decoders and the
+# trainer-state reader.
 # Leaving out the loaders and the trainer halves the (slow) clang build.
 file(GLOB TERVIT_PARSER_SOURCES CONFIGURE_DEPENDS
   ${PROJECT_SOURCE_DIR}/src/core/*.cpp
@@ -13,8 +14,13 @@ file(GLOB TERVIT_PARSER_SOURCES CONFIGURE_DEPENDS
   ${PROJECT_SOURCE_DIR}/src/deploy/*.cpp
   ${PROJECT_SOURCE_DIR}/models/*.cpp)
 list(APPEND TERVIT_PARSER_SOURCES
+  ${PROJECT_SOURCE_DIR}/src/data/direct_decode.cpp
+  ${PROJECT_SOURCE_DIR}/src/data/eval_crop.cpp
   ${PROJECT_SOURCE_DIR}/src/data/image_decode.cpp
   ${PROJECT_SOURCE_DIR}/src/data/jpeg_decode.cpp
+  ${PROJECT_SOURCE_DIR}/src/data/png_decode.cpp
+  ${PROJECT_SOURCE_DIR}/src/data/preprocess_metadata.cpp
+  ${PROJECT_SOURCE_DIR}/src/data/resize.cpp
   ${PROJECT_SOURCE_DIR}/src/data/encoded_image.cpp
   ${PROJECT_SOURCE_DIR}/src/engine/trainer_state.cpp)
 
@@ -25,7 +31,7 @@ set(TERVIT_FUZZ_SANITIZERS -fsanitize=fuzzer-no-link,address,undefined -fno-sani
 add_library(tervit_parsers STATIC ${TERVIT_PARSER_SOURCES})
 target_include_directories(tervit_parsers PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR})
 target_link_libraries(tervit_parsers PUBLIC ${TORCH_LIBRARIES} ${OpenCV_LIBS} yaml-cpp spdlog::spdlog
-  CLI11::CLI11 nlohmann_json::nlohmann_json ZLIB::ZLIB JPEG::JPEG)
+  CLI11::CLI11 nlohmann_json::nlohmann_json ZLIB::ZLIB JPEG::JPEG PNG::PNG)
 target_compile_options(tervit_parsers PUBLIC ${TORCH_CXX_FLAGS} ${TERVIT_FUZZ_SANITIZERS})
 target_link_options(tervit_parsers PUBLIC ${TERVIT_FUZZ_SANITIZERS})
 target_precompile_headers(tervit_parsers PRIVATE <torch/torch.h>)

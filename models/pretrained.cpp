@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "tervit/core/error.h"
+#include "tervit/data/eval_crop.h"
 
 namespace tervit::models {
 
@@ -54,8 +55,6 @@ std::optional<ModelArchitecture> architecture_from_metadata(const std::map<std::
   return model_architecture(family->second, fields);
 }
 
-double default_crop_pct(const ModelArchitecture& architecture) {
-  return std::holds_alternative<SwinOptions>(architecture) ? 0.9 : 0.875;
-}
+double default_crop_pct(const ModelArchitecture& architecture) { return data::default_crop_pct(family_name(architecture)); }
 
 }  // namespace tervit::models

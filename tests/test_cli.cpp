@@ -12,22 +12,11 @@
 
 #include "test_helpers.h"
 
+using tervit::testing::json_lines;
 using tervit::testing::read_text;
 using tervit::testing::run;
 using tervit::testing::TempDir;
 using tervit::testing::timm_fixture;
-
-namespace {
-
-std::vector<nlohmann::json> json_lines(const std::string& text) {
-  std::vector<nlohmann::json> lines;
-  std::stringstream stream(text);
-  for (std::string line; std::getline(stream, line);)
-    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
-}  // namespace
 
 TEST_CASE("tervit-eval prints one JSON line per image and names an unreadable one", "[cli]") {
   TempDir dir;

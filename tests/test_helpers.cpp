@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include <arpa/inet.h>
@@ -55,6 +56,14 @@ std::string executable(const std::string& program) { return std::string(TERVIT_B
 
 Run run(const TempDir& dir, const std::string& program, const std::string& args, const std::string& shell_setup) {
   return run_command(dir, shell_setup + executable(program) + " " + args);
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::stringstream stream(text);
+  for (std::string line; std::getline(stream, line);)
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  return lines;
 }
 
 Run run_command(const TempDir& dir, const std::string& command_line) {

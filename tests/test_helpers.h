@@ -1,5 +1,6 @@
 #pragma once
 // Shared by the test suites: fixture paths, scratch folders and output comparison.
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -45,6 +46,8 @@ struct Run {
 // Runs `program` with `args` (shell-quoted where needed); output goes through files in `dir`. `shell_setup`
 // runs in the same shell first (e.g. "ulimit -f 32; " to limit file sizes).
 Run run(const TempDir& dir, const std::string& program, const std::string& args, const std::string& shell_setup = "");
+// The JSON objects of a program's output, one per non-empty line (tervit-eval's and tervit-run's predictions).
+std::vector<nlohmann::json> json_lines(const std::string& text);
 // Runs a shell command line (e.g. a script of tools/ around an executable); output as for run().
 Run run_command(const TempDir& dir, const std::string& command_line);
 // The path of a tervit executable in the build folder.

@@ -14,7 +14,7 @@ packages=(
   libgloo-dev  # Gloo's headers, which LibTorch's c10d headers include
   libopenblas0-openmp
   libyaml-cpp-dev libspdlog-dev libcli11-dev libopencv-dev nlohmann-json3-dev catch2
-  zlib1g-dev
+  zlib1g-dev libpng-dev
   dataset-fashion-mnist
 )
 if [ -n "${TERVIT_TORCH_PREFIX:-}" ]; then

@@ -8,18 +8,10 @@
 
 #include "tervit/core/error.h"
 #include "tervit/core/file_bytes.h"
-#include "tervit/data/jpeg_decode.h"
+#include "tervit/data/direct_decode.h"
 
 namespace tervit::data {
 namespace {
-
-// libjpeg decodes a truncated JPEG "successfully" (grey lower part, a warning on stderr only), so a
-// JPEG must end with the end-of-image marker; some writers pad after it with zeros or whitespace.
-bool jpeg_has_end_marker(const uint8_t* bytes, size_t size) {
-  auto is_padding = [](uint8_t b) { return b == 0x00 || b == ' ' || b == '\n' || b == '\r' || b == '\t'; };
-  while (size > 0 && is_padding(bytes[size - 1])) --size;
-  return size >= 4 && bytes[size - 2] == 0xFF && bytes[size - 1] == 0xD9;
-}
 
 cv::Mat to_8bit(const cv::Mat& image, const std::string& name) {
   switch (image.depth()) {
@@ -63,25 +55,13 @@ cv::Mat to_rgb(const cv::Mat& image8, const std::string& name) {
 
 }  // namespace
 
-void check_encoded_image(const uint8_t* bytes, size_t size, const std::string& name) {
-  if (size == 0) throw ImageDecodeError(name + ": empty file, not an image");
-  if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
-    throw ImageDecodeError(name + ": image file too large (over 2 GiB)");
-  if (is_jpeg(bytes, size) && !jpeg_has_end_marker(bytes, size)) {
-    throw ImageDecodeError(name + ": truncated JPEG (no end-of-image marker)");
-  }
-}
-
 cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name) {
-  check_encoded_image(bytes, size, name);
-  // libjpeg-turbo writes RGB directly; OpenCV would decode to BGR and swap twice.
-  if (const std::optional<cv::Size> jpeg = jpeg_rgb_size(bytes, size, name)) {
-    return decode_jpeg_rgb(bytes, size, cv::Rect(cv::Point(0, 0), *jpeg), name);
-  }
+  // JPEG and PNG straight to RGB; OpenCV would decode to BGR and swap twice.
+  if (auto image = decode_directly(bytes, size, name)) return std::move(*image);
   cv::Mat decoded;
   try {
     // UNCHANGED keeps 16-bit depth visible (so it can be scaled, not clipped) and ignores EXIF
-    // orientation like PIL; CMYK and palette images still come out as BGR(A).
+    // orientation like PIL; CMYK images still come out as BGR(A).
     const cv::Mat buffer(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(bytes));
     decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {

@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "tervit/core/error.h"
-#include "tervit/data/image_decode.h"
+#include "tervit/data/image_errors.h"
 
 namespace tervit::data {
 namespace {

@@ -11,42 +11,13 @@
 #include "models/pretrained.h"
 #include "tervit/core/error.h"
 #include "tervit/core/state_dict.h"
-#include "tervit/data/resize.h"
+#include "tervit/data/preprocess_metadata.h"
 #include "tervit/deploy/model_metadata.h"
 #include "tervit/quant/quant_layers.h"
 
 namespace tervit::deploy {
 
 namespace {
-
-// The "preprocess" metadata: an object of the run config's data keys, each checked as the config checks it.
-nlohmann::json read_preprocess(const SafetensorsData& file, const std::string& source) {
-  const auto found = file.metadata.find("preprocess");
-  if (found == file.metadata.end()) return nullptr;
-  const auto preprocess = nlohmann::json::parse(found->second, nullptr, /*allow_exceptions=*/false);
-  const auto bad = [&](const std::string& what) { return Error(source + ": metadata 'preprocess' " + what); };
-  if (!preprocess.is_object()) throw bad("is not a JSON object");
-  for (const auto& [key, value] : preprocess.items()) {
-    if (key == "crop_pct") {
-      if (!value.is_number() || value.get<double>() <= 0 || value.get<double>() > 1) throw bad("crop_pct is not a number in (0, 1]");
-    } else if (key == "interpolation") {
-      if (!value.is_string()) throw bad("interpolation is not a string");
-      try {
-        data::parse_interpolation(value.get<std::string>());
-      } catch (const Error& e) {
-        throw bad(std::string("interpolation: ") + e.what());
-      }
-    } else if (key == "mean" || key == "std") {
-      const bool ok = value.is_array() && value.size() == 3 && std::all_of(value.begin(), value.end(), [&](const auto& v) {
-                        return v.is_number() && (key == "mean" || v.template get<double>() > 0);
-                      });
-      if (!ok) throw bad(key + " is not 3 numbers" + (key == "std" ? " above 0" : ""));
-    } else {
-      throw bad("has an unknown key '" + key + "' (known: crop_pct, interpolation, mean, std)");
-    }
-  }
-  return preprocess;
-}
 
 std::string shape_text(c10::IntArrayRef shape) { return c10::str(shape); }
 
@@ -95,7 +66,7 @@ PackedModel load_packed_model(const SafetensorsData& file, const std::string& so
   }
   packed.model->eval();
   packed.class_names = read_class_names(file.metadata, packed.model->num_classes(), source);
-  packed.preprocess = read_preprocess(file, source);
+  packed.preprocess = data::read_preprocess(file.metadata, source);
 
   TensorMap floats = file.tensors;
   std::vector<std::pair<quant::QuantizableLayer*, PackedTernaryMatrix>> packed_layers;

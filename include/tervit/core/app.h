@@ -1,19 +1,14 @@
 #pragma once
-// What every tervit executable shares: the exit-code contract and the common runtime options.
+// What every LibTorch tervit executable shares: the exit-code contract and the common runtime options.
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
 #include <functional>
 #include <string>
 
-namespace tervit {
+#include "tervit/core/exit_codes.h"
 
-// Exit codes: 0 success, 1 internal failure, 2 bad input (tervit::Error, CLI parse errors),
-// 3 partial success (some inputs failed, the rest were processed).
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitBadInput = 2;
-constexpr int kExitPartial = 3;
+namespace tervit {
 
 struct RuntimeOptions {
   std::string device = "auto";
