@@ -1,16 +1,24 @@
 // tervit-run: a packed model on the LibTorch-free runtime (include/tervit/runtime). It loads and checks the
-// file, runs it on synthetic images and prints images/s and the process's peak resident memory, which is
-// the runtime's whole footprint: the binary never loads LibTorch.
+// file, then either classifies images (one JSON line each, as tervit-eval prints them) or runs synthetic
+// images and prints images/s. Either way it reports the process's peak resident memory, which is the
+// runtime's whole footprint: the binary never loads LibTorch, nor OpenCV's codecs.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "tervit/core/error.h"
+#include "tervit/core/exit_codes.h"
 #include "tervit/core/peak_memory.h"
+#include "tervit/data/direct_decode.h"
+#include "tervit/data/eval_crop.h"
+#include "tervit/data/normalize_planes.h"
+#include "tervit/data/preprocess_metadata.h"
+#include "tervit/engine/prediction.h"
 #include "tervit/runtime/model.h"
 
 namespace {
@@ -19,6 +27,8 @@ struct RunOptions {
   std::string packed;
   std::string mode = "int8";
   int threads = 1;
+  std::vector<std::string> images;
+  int64_t topk = 5;
   int64_t batch = 1;
   double seconds = 2.0;
 };
@@ -27,19 +37,37 @@ double since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-int run(const RunOptions& options) {
+// One JSON line per image on stdout; an image that cannot be read is an error on stderr naming it, and the
+// others still run.
+int classify(const tervit::runtime::Model& model, const tervit::data::EvalTransformOptions& transform, const RunOptions& options) {
   using namespace tervit;
-  const double rss_before = peak_rss_megabytes();
-  runtime::set_threads(options.threads);
-  const auto load_start = std::chrono::steady_clock::now();
-  const auto model = runtime::load_model(options.packed, deploy::parse_packed_mode(options.mode));
-  const double load_seconds = since(load_start);
-  const double rss_loaded = peak_rss_megabytes();
   const auto& a = model.architecture;
-  std::printf("%s: %s, %d classes, %lld packed layers (%s-bit file), mode %s, %d thread(s); loaded in %.3f s\n", options.packed.c_str(),
-              a.family.c_str(), static_cast<int>(a.num_classes), static_cast<long long>(model.packed_layers),
-              deploy::packed_bits_name(model.bits).c_str(), options.mode.c_str(), options.threads, load_seconds);
+  std::vector<float> image(static_cast<size_t>(a.in_chans * a.img_size * a.img_size));
+  int failed = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& path : options.images) {
+    try {
+      const auto crop = data::eval_resize_crop(data::read_image_directly(path), transform);
+      data::normalize_planes(crop, data::Normalization{transform.mean, transform.std}, false, image.data());
+      const auto logits = model.forward(image.data(), 1);
+      std::cout << engine::prediction_json(path, engine::prediction_from_logits(logits.data(), a.num_classes, options.topk),
+                                           model.class_names)
+                       .dump()
+                << "\n";
+    } catch (const Error& e) {
+      std::fprintf(stderr, "tervit-run: error: %s\n", e.what());
+      ++failed;
+    }
+  }
+  std::cout.flush();
+  std::fprintf(stderr, "%zu images (%d unreadable) in %.3f s; peak RSS %.1f MB\n", options.images.size(), failed, since(start),
+               peak_rss_megabytes());
+  return failed > 0 ? kExitPartial : kExitOk;
+}
 
+int benchmark(const tervit::runtime::Model& model, const RunOptions& options) {
+  using namespace tervit;
+  const auto& a = model.architecture;
   // Normalized images are roughly standard normal.
   std::vector<float> images(static_cast<size_t>(options.batch * a.in_chans * a.img_size * a.img_size));
   std::mt19937 generator(0);
@@ -55,26 +83,55 @@ int run(const RunOptions& options) {
   const double elapsed = since(start);
   std::printf("batch %lld: %.2f images/s (%.2f ms per batch, %d batches)\n", static_cast<long long>(options.batch),
               calls * options.batch / elapsed, 1e3 * elapsed / calls, calls);
-  std::printf("peak RSS %.1f MB before loading, %.1f MB after loading, %.1f MB after running\n", rss_before, rss_loaded,
-              peak_rss_megabytes());
-  return 0;
+  return kExitOk;
+}
+
+int run(const RunOptions& options) {
+  using namespace tervit;
+  const double rss_before = peak_rss_megabytes();
+  runtime::set_threads(options.threads);
+  const auto load_start = std::chrono::steady_clock::now();
+  auto file = runtime::WeightFile::read(options.packed);
+  // The training run's eval preprocessing when the file records it, else timm's defaults for the family.
+  data::EvalTransformOptions transform;
+  const auto preprocess = data::read_preprocess(file.metadata(), file.source());
+  const auto model = runtime::load_model(std::move(file), deploy::parse_packed_mode(options.mode));
+  const double load_seconds = since(load_start);
+  const double rss_loaded = peak_rss_megabytes();
+  const auto& a = model.architecture;
+  transform.img_size = static_cast<int>(a.img_size);
+  transform.crop_pct = data::default_crop_pct(a.family);
+  transform = data::with_preprocess(transform, preprocess);
+  std::fprintf(stderr, "%s: %s, %d classes, %lld packed layers (%s-bit file), mode %s, %d thread(s); loaded in %.3f s\n",
+               options.packed.c_str(), a.family.c_str(), static_cast<int>(a.num_classes),
+               static_cast<long long>(model.packed_layers), deploy::packed_bits_name(model.bits).c_str(), options.mode.c_str(),
+               options.threads, load_seconds);
+  const int status = options.images.empty() ? benchmark(model, options) : classify(model, transform, options);
+  std::fprintf(stderr, "peak RSS %.1f MB before loading, %.1f MB after loading, %.1f MB at the end\n", rss_before, rss_loaded,
+               peak_rss_megabytes());
+  return status;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"tervit-run: run a packed ternary model on tervit's LibTorch-free runtime (synthetic images; speed and memory)"};
+  CLI::App app{"tervit-run: run a packed ternary model on tervit's LibTorch-free runtime: classify images, or measure speed "
+               "and memory on synthetic ones"};
   RunOptions options;
   app.add_option("--packed", options.packed, "packed model file (tervit-export)")->required()->check(CLI::ExistingFile);
+  app.add_option("--images", options.images, "JPEG or PNG images to classify (one JSON line each); none: the benchmark");
+  app.add_option("--topk", options.topk, "classes per image")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--mode", options.mode, "int8 (W2A8) or exact (float activations)")->capture_default_str();
   app.add_option("--threads", options.threads, "OpenMP threads")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--batch", options.batch, "images per forward call")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--seconds", options.seconds, "timed seconds after one warm-up call")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", options.batch, "benchmark: images per forward call")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--seconds", options.seconds, "benchmark: timed seconds after one warm-up call")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     return run(options);
   } catch (const tervit::Error& e) {
     std::fprintf(stderr, "tervit-run: error: %s\n", e.what());
-    return 2;
+    return tervit::kExitBadInput;
   }
 }
