@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stages into .gpu_check/ what building and testing tervit on a bare GPU machine needs besides its CUDA
 # LibTorch (python3's torch there): Debian 12's headers, libraries and CMake packages of OpenCV, yaml-cpp,
-# spdlog, fmt, CLI11, nlohmann-json, Catch2, libjpeg and zlib; stubs for OpenCV's heavy optional
+# spdlog, fmt, CLI11, nlohmann-json, Catch2, libjpeg, libpng and zlib; stubs for OpenCV's heavy optional
 # dependencies (make_stubs.py); Fashion-MNIST (the full test split, 2000 training images); and ../shared.
 # About 30 MB. Then, on that machine, from the repository root: bash tools/gpu_check/run.sh
 set -euo pipefail
@@ -10,7 +10,7 @@ out=.gpu_check
 rm -rf "$out" && mkdir -p "$out/root"
 pkgs="libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-core406 libopencv-imgproc406
  libopencv-imgcodecs406 libyaml-cpp-dev libyaml-cpp0.7 libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libcli11-dev
- nlohmann-json3-dev catch2 libjpeg62-turbo-dev libjpeg62-turbo zlib1g-dev zlib1g libtbb12 libpng16-16 libwebp7"
+ nlohmann-json3-dev catch2 libjpeg62-turbo-dev libjpeg62-turbo zlib1g-dev zlib1g libpng-dev libtbb12 libpng16-16 libwebp7"
 for p in $pkgs; do
   dpkg -L "$p" | while read -r f; do
     [ -d "$f" ] && continue
