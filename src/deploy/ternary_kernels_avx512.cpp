@@ -2,7 +2,7 @@
 // activations and adds their sum into an int32 lane in one instruction, where AVX2 needs maddubs, an
 // int16 add and a widening step. Rows' codes are decoded to bytes once per chunk of tokens, so the inner
 // loops only load and multiply. Two tilings, by width:
-// - rows up to 1024 columns, given at least 32 tokens: 16 rows x 8 tokens, the codes of the 16 rows
+// - rows up to 1024 columns, given at least 32 tokens: 32 rows x 8 tokens, the codes of each 16 rows
 //   interleaved (lane l holds 4 consecutive codes of row l) against the token's 4 activations
 //   broadcast, so each lane is one output and needs no reduction, which costs as much as the products
 //   when rows are short;
