@@ -29,7 +29,7 @@ struct QuantizedTokens {
   int64_t stride = 0;           // the matrix's padded_cols(): values past cols are 0
   std::vector<int8_t> values;   // tokens x stride
   std::vector<float> scale;     // x ≈ q · scale, per token
-  std::vector<int32_t> sum;     // Σ q per token: the AVX2 kernel's offset correction
+  std::vector<int32_t> sum;     // Σ q per token: the fast kernels' offset correction
 };
 // x is tokens x cols, row-major; runs of tokens are quantized in parallel by the best of the quantizers
 // below (equal results). The second form reuses `out`'s buffers: a layer called again and
