@@ -243,7 +243,7 @@ TERVIT_AVX512_VNNI void quantize16_tokens(const float* x, int64_t count, int64_t
   __m512 lanes[kLanes];
   for (int64_t t = 0; t < kLanes; ++t) {
     // max(|x|, running) keeps the running maximum where x is NaN, as std::max in the reference does.
-    __m512 absmax = _mm512_abs_ps(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols));
+    __m512 absmax = tail ? _mm512_abs_ps(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols)) : _mm512_setzero_ps();
     for (int64_t k = 0; k < vector_cols; k += kLanes) absmax = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(token[t] + k)), absmax);
     lanes[t] = absmax;
   }
@@ -253,8 +253,11 @@ TERVIT_AVX512_VNNI void quantize16_tokens(const float* x, int64_t count, int64_t
   for (int64_t t = 0; t < kLanes; ++t) {
     const __m512 factor = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(t)), to_int);
     int8_t* out = values + std::min(t, count - 1) * stride;
-    __m512i total = quantize16(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols), factor);
-    _mm_mask_storeu_epi8(out + vector_cols, tail, _mm512_cvtepi32_epi8(total));
+    __m512i total = _mm512_setzero_si512();
+    if (tail) {
+      total = quantize16(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols), factor);
+      _mm_mask_storeu_epi8(out + vector_cols, tail, _mm512_cvtepi32_epi8(total));
+    }
     for (int64_t k = 0; k < vector_cols; k += kLanes) {
       const __m512i integer = quantize16(_mm512_loadu_ps(token[t] + k), factor);
       total = _mm512_add_epi32(total, integer);
