@@ -13,14 +13,8 @@ file(GLOB TERVIT_PARSER_SOURCES CONFIGURE_DEPENDS
   ${PROJECT_SOURCE_DIR}/src/quant/*.cpp
   ${PROJECT_SOURCE_DIR}/src/deploy/*.cpp
   ${PROJECT_SOURCE_DIR}/models/*.cpp)
-list(APPEND TERVIT_PARSER_SOURCES
-  ${PROJECT_SOURCE_DIR}/src/data/direct_decode.cpp
-  ${PROJECT_SOURCE_DIR}/src/data/eval_crop.cpp
+list(APPEND TERVIT_PARSER_SOURCES ${TERVIT_IMAGE_SOURCES}
   ${PROJECT_SOURCE_DIR}/src/data/image_decode.cpp
-  ${PROJECT_SOURCE_DIR}/src/data/jpeg_decode.cpp
-  ${PROJECT_SOURCE_DIR}/src/data/png_decode.cpp
-  ${PROJECT_SOURCE_DIR}/src/data/preprocess_metadata.cpp
-  ${PROJECT_SOURCE_DIR}/src/data/resize.cpp
   ${PROJECT_SOURCE_DIR}/src/data/encoded_image.cpp
   ${PROJECT_SOURCE_DIR}/src/engine/trainer_state.cpp)
 

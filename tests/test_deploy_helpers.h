@@ -28,6 +28,15 @@ inline FixtureModel quantized_fixture(const std::string& name, const quant::Quan
   return fixture;
 }
 
+inline quant::QuantSpec ternary() { return quant::QuantSpec().weight_quant(quant::WeightQuant::kTernary); }
+
+// A timm fixture with `spec` applied, packed.
+inline SafetensorsData packed_fixture(const std::string& name, const quant::QuantSpec& spec, deploy::PackOptions options = {}) {
+  const auto fixture = quantized_fixture(name, spec);
+  torch::NoGradGuard no_grad;
+  return deploy::pack_model(*fixture.model, fixture.architecture, spec, options);
+}
+
 // A float model whose packed layers hold α·T unpacked from `file` (α and the other tensors rounded as
 // the file stores them): what the packed model must compute, written with nothing but the reference
 // unpacking and LibTorch.

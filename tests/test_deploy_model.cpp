@@ -12,18 +12,13 @@
 
 using namespace tervit;
 using namespace tervit::deploy;
+using tervit::testing::packed_fixture;
 using tervit::testing::relative_error;
 using tervit::testing::TempDir;
+using tervit::testing::ternary;
 using tervit::testing::timm_fixture;
 
 namespace {
-
-quant::QuantSpec ternary() { return quant::QuantSpec().weight_quant(quant::WeightQuant::kTernary); }
-
-SafetensorsData packed_fixture(const std::string& name, const quant::QuantSpec& spec, PackOptions options = {}) {
-  const auto fixture = testing::quantized_fixture(name, spec);
-  return pack_model(*fixture.model, fixture.architecture, spec, options);
-}
 
 torch::Tensor fixture_input(const std::string& name) {
   return read_safetensors(timm_fixture(name + ".io.safetensors")).tensors.at("input");

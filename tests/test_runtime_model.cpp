@@ -19,23 +19,18 @@
 
 using namespace tervit;
 using namespace tervit::deploy;
+using tervit::testing::packed_fixture;
 using tervit::testing::relative_error;
 using tervit::testing::TempDir;
+using tervit::testing::ternary;
 using tervit::testing::timm_fixture;
 
 namespace {
-
-quant::QuantSpec ternary() { return quant::QuantSpec().weight_quant(quant::WeightQuant::kTernary); }
 
 SafetensorsData pack(models::VisionModelImpl& model, const models::ModelArchitecture& architecture, const quant::QuantSpec& spec,
                      PackOptions options = {}) {
   torch::NoGradGuard no_grad;
   return pack_model(model, architecture, spec, options);
-}
-
-SafetensorsData packed_fixture(const std::string& name, const quant::QuantSpec& spec, PackOptions options = {}) {
-  const auto fixture = testing::quantized_fixture(name, spec);
-  return pack(*fixture.model, fixture.architecture, spec, options);
 }
 
 // `file` as the runtime reads it from disk.
