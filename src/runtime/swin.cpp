@@ -163,14 +163,18 @@ class Swin : public Network {
 
   void run_block(const SwinStage& stage, const SwinBlock& block, std::vector<float>& x) const {
     const int64_t dim = stage.dim, tokens = stage.resolution * stage.resolution, n = block.window * block.window;
-    std::vector<float> normed(x.size()), windows(x.size()), qkv(static_cast<size_t>(tokens * 3 * dim)), hidden;
+    std::vector<float> normed(x.size()), windows(x.size()), hidden;
     block.norm1.forward(x.data(), tokens, normed.data());
     for (int64_t t = 0; t < tokens; ++t) {
       const float* from = normed.data() + block.window_order[t] * dim;
       std::copy(from, from + dim, windows.data() + t * dim);
     }
-    block.qkv.forward(windows.data(), tokens, qkv.data(), mode_);
-    multi_head_attention(qkv.data(), tokens / n, n, stage.heads, dim, block.bias, block.region, normed.data());
+    {
+      // Three times the tokens' width, freed before the MLP allocates its hidden layer.
+      std::vector<float> qkv(static_cast<size_t>(tokens * 3 * dim));
+      block.qkv.forward(windows.data(), tokens, qkv.data(), mode_);
+      multi_head_attention(qkv.data(), tokens / n, n, stage.heads, dim, block.bias, block.region, normed.data());
+    }
     block.proj.forward(normed.data(), tokens, windows.data(), mode_);
     for (int64_t t = 0; t < tokens; ++t) add(windows.data() + t * dim, dim, x.data() + block.window_order[t] * dim);
     block.norm2.forward(x.data(), tokens, normed.data());
