@@ -1,11 +1,14 @@
-// Packed ternary blocks: exact round trips for both formats, the bit layout, and rejection of bytes
-// that are no trits.
+// Packed ternary blocks: exact round trips for both formats, the bit layout, rejection of bytes that are
+// no trits, and 2-bit matrices read in place.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "tervit/deploy/packed_blocks.h"
+#include "tervit/deploy/packed_matrix.h"
 
 using namespace tervit::deploy;
 
@@ -78,4 +81,25 @@ TEST_CASE("Unpacking reports bytes that are no trits and nonzero padding", "[dep
   pack_1_6bit(trits.data(), 10, five);
   five[0].codes[11] = 122;  // trit 11 is padding and now +1
   CHECK_FALSE(unpack_1_6bit(five, 10, out.data()));
+}
+
+TEST_CASE("A 2-bit matrix read with its bytes' owner uses them in place and keeps them alive", "[deploy]") {
+  const int64_t rows = 5, cols = 130;
+  const auto trits = random_trits(rows * cols, 9);
+  const auto packed = pack_matrix(trits.data(), rows, cols);
+  const auto* begin = reinterpret_cast<const uint8_t*>(packed.blocks);
+  auto bytes = std::make_shared<std::vector<uint8_t>>(begin, begin + packed.total_blocks() * sizeof(Block2Bit));
+  const auto shape = packed_shape(rows, cols, PackedBits::k2);
+  const auto in_place = read_packed_matrix(shape, bytes->data(), PackedBits::k2, rows, cols, "t", bytes);
+  const auto copied = read_packed_matrix(shape, bytes->data(), PackedBits::k2, rows, cols, "t");
+  CHECK(reinterpret_cast<const uint8_t*>(in_place.blocks) == bytes->data());
+  CHECK(reinterpret_cast<const uint8_t*>(copied.blocks) != bytes->data());
+  bytes.reset();  // the in-place matrix keeps them (a sanitizer build would catch a use after free below)
+  for (const auto* matrix : {&in_place, &copied}) {
+    std::vector<int8_t> row(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      REQUIRE(unpack_2bit(matrix->row(r), cols, row.data()));
+      CHECK(std::equal(row.begin(), row.end(), trits.begin() + r * cols));
+    }
+  }
 }

@@ -17,7 +17,7 @@ torch::Tensor pack_trits(const int8_t* trits, int64_t rows, int64_t cols, Packed
   auto packed = torch::empty(packed_shape(rows, cols, bits), torch::kUInt8);
   if (bits == PackedBits::k2) {
     const auto matrix = pack_matrix(trits, rows, cols);
-    std::memcpy(packed.data_ptr(), matrix.blocks.data(), matrix.blocks.size() * sizeof(Block2Bit));
+    std::memcpy(packed.data_ptr(), matrix.blocks, matrix.total_blocks() * sizeof(Block2Bit));
   } else {
     pack_1_6bit(trits, rows * cols, reinterpret_cast<Block1_6Bit*>(packed.data_ptr<uint8_t>()));
   }

@@ -1,6 +1,7 @@
 #include "tervit/deploy/packed_matrix.h"
 
-#include <cstring>
+#include <utility>
+#include <vector>
 
 #include "tervit/core/error.h"
 #include "tervit/core/safetensors_header.h"
@@ -11,8 +12,10 @@ PackedTernaryMatrix pack_matrix(const int8_t* trits, int64_t rows, int64_t cols)
   PackedTernaryMatrix matrix;
   matrix.rows = rows;
   matrix.cols = cols;
-  matrix.blocks.resize(static_cast<size_t>(rows * matrix.blocks_per_row()));
-  for (int64_t r = 0; r < rows; ++r) pack_2bit(trits + r * cols, cols, matrix.blocks.data() + r * matrix.blocks_per_row());
+  auto blocks = std::make_shared<std::vector<Block2Bit>>(static_cast<size_t>(matrix.total_blocks()));
+  for (int64_t r = 0; r < rows; ++r) pack_2bit(trits + r * cols, cols, blocks->data() + r * matrix.blocks_per_row());
+  matrix.blocks = blocks->data();
+  matrix.storage = std::move(blocks);
   return matrix;
 }
 
@@ -31,7 +34,7 @@ std::vector<int64_t> packed_shape(int64_t rows, int64_t cols, PackedBits bits) {
 }
 
 PackedTernaryMatrix read_packed_matrix(const std::vector<int64_t>& shape, const uint8_t* bytes, PackedBits bits,
-                                       int64_t rows, int64_t cols, const std::string& where) {
+                                       int64_t rows, int64_t cols, const std::string& where, std::shared_ptr<const void> owner) {
   const auto expected = packed_shape(rows, cols, bits);
   if (shape != expected)
     throw Error(where + " has shape " + shape_text(shape) + ", but " + packed_bits_name(bits) + "-bit packing of its " +
@@ -42,8 +45,15 @@ PackedTernaryMatrix read_packed_matrix(const std::vector<int64_t>& shape, const 
   if (bits == PackedBits::k2) {
     matrix.rows = rows;
     matrix.cols = cols;
-    matrix.blocks.resize(static_cast<size_t>(rows * matrix.blocks_per_row()));
-    std::memcpy(matrix.blocks.data(), bytes, matrix.blocks.size() * sizeof(Block2Bit));
+    // The 2-bit file layout is the kernels' (Block2Bit is 32 plain bytes, alignment 1).
+    matrix.blocks = reinterpret_cast<const Block2Bit*>(bytes);
+    if (owner) {
+      matrix.storage = std::move(owner);
+    } else {
+      auto copy = std::make_shared<std::vector<Block2Bit>>(matrix.blocks, matrix.blocks + matrix.total_blocks());
+      matrix.blocks = copy->data();
+      matrix.storage = std::move(copy);
+    }
     std::vector<int8_t> trits(static_cast<size_t>(cols));
     for (int64_t r = 0; r < rows && well_formed; ++r) well_formed = unpack_2bit(matrix.row(r), cols, trits.data());
   } else {

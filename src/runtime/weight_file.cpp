@@ -68,8 +68,8 @@ std::vector<float> to_floats(const SafetensorsEntry& entry, const uint8_t* data)
 }  // namespace
 
 WeightFile::WeightFile(std::vector<uint8_t> bytes, std::string source)
-    : bytes_(std::move(bytes)), source_(std::move(source)),
-      header_(parse_safetensors_header(bytes_.data(), bytes_.size(), source_)) {
+    : bytes_(std::make_shared<const std::vector<uint8_t>>(std::move(bytes))), source_(std::move(source)),
+      header_(parse_safetensors_header(bytes_->data(), bytes_->size(), source_)) {
   for (const auto& entry : header_.entries) entries_[entry.name] = &entry;
 }
 
@@ -108,7 +108,8 @@ Linear WeightFile::take_linear(const std::string& prefix, const std::vector<int6
   const std::string where = source_ + ": tensor '" + packed_name + "'";
   if (packed.dtype != SafetensorsDtype::kU8)
     throw Error(where + " has dtype " + dtype_info(packed.dtype).name + ", packed weights are U8");
-  auto matrix = deploy::read_packed_matrix(packed.shape, header_.data + packed.begin, bits, rows, cols, where);
+  // 2-bit blocks are used where they lie in the file's bytes: no second copy of the model while loading.
+  auto matrix = deploy::read_packed_matrix(packed.shape, header_.data + packed.begin, bits, rows, cols, where, bytes_);
   const auto& alpha_entry = entries_.at(alpha_name);
   const bool layer_wise = alpha_entry->shape == std::vector<int64_t>{1} && rows != 1;
   matrix.alpha = take_floats(alpha_name, {layer_wise ? 1 : rows});

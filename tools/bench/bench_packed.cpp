@@ -157,7 +157,7 @@ int bench_model(const std::string& mode, const std::string& name, const std::str
   for (const auto& parameter : model->parameters()) model_bytes += parameter.numel() * parameter.element_size();
   for (const auto& [layer_name, layer] : quant::quantizable_layers(*model))
     if (const auto* kernel = dynamic_cast<const deploy::PackedTernaryLinear*>(layer->kernel().get()))
-      model_bytes += static_cast<int64_t>(kernel->matrix().blocks.size() * sizeof(deploy::Block2Bit) +
+      model_bytes += static_cast<int64_t>(kernel->matrix().total_blocks() * sizeof(deploy::Block2Bit) +
                                           (kernel->matrix().alpha.size() + kernel->matrix().bias.size()) * sizeof(float));
   std::printf("%-30s %-6s model tensors %.2f MB, peak RSS %.1f MB before loading, %.1f MB after\n", name.c_str(), mode.c_str(),
               model_bytes / 1e6, rss_before, peak_rss_megabytes());

@@ -37,8 +37,9 @@ struct Model {
 };
 
 // Reads and checks the whole file (format, architecture, every tensor's presence, dtype and shape, every
-// packed byte); throws tervit::Error naming the file and the culprit. The file's bytes are released
-// before it returns.
+// packed byte); throws tervit::Error naming the file and the culprit. A 2-bit file's bytes stay in memory
+// with the model, whose packed matrices use them in place; a 1.6-bit file's are released before it
+// returns (its matrices are repacked).
 Model load_model(const std::filesystem::path& path, deploy::PackedMode mode);
 Model load_model(WeightFile file, deploy::PackedMode mode);
 

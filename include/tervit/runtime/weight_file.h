@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -41,7 +42,7 @@ class WeightFile {
   const SafetensorsEntry& take(const std::string& name);
   bool has(const std::string& name) const { return entries_.count(name) != 0; }
 
-  std::vector<uint8_t> bytes_;
+  std::shared_ptr<const std::vector<uint8_t>> bytes_;  // shared with the 2-bit matrices that use it in place
   std::string source_;
   SafetensorsHeader header_;
   std::map<std::string, const SafetensorsEntry*> entries_;
