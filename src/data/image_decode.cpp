@@ -1,7 +1,5 @@
 #include "tervit/data/image_decode.h"
 
-#include <limits>
-#include <optional>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <vector>
