@@ -221,12 +221,19 @@ TEST_CASE("The runtime's float kernels: AVX2 equals the reference, and both equa
   REQUIRE(cpu_has_avx2());  // the build machines have it; elsewhere only the reference runs
   torch::manual_seed(5);
   const auto values = torch::randn({1003}) * 4;
-  auto reference = values.clone(), fast = values.clone();
-  runtime::gelu_reference(reference.data_ptr<float>(), reference.numel());
-  runtime::gelu_avx2(fast.data_ptr<float>(), fast.numel());
+  auto reference = torch::empty_like(values), fast = torch::empty_like(values);
+  runtime::gelu_reference(values.data_ptr<float>(), values.numel(), reference.data_ptr<float>());
+  runtime::gelu_avx2(values.data_ptr<float>(), values.numel(), fast.data_ptr<float>());
   const auto expected = torch::gelu(values);
   CHECK((reference - expected).abs().max().item<float>() < 1e-6);
   CHECK((fast - expected).abs().max().item<float>() < 1e-6);
+  // The gradient against LibTorch's GeluBackward, for an upstream gradient of random signs and sizes.
+  const auto grad = torch::randn({1003});
+  const auto expected_grad = torch::gelu_backward(grad, values);
+  runtime::gelu_backward_reference(values.data_ptr<float>(), grad.data_ptr<float>(), values.numel(), reference.data_ptr<float>());
+  runtime::gelu_backward_avx2(values.data_ptr<float>(), grad.data_ptr<float>(), values.numel(), fast.data_ptr<float>());
+  CHECK((reference - expected_grad).abs().max().item<float>() < 2e-6);
+  CHECK((fast - expected_grad).abs().max().item<float>() < 2e-6);
   reference = values.clone();
   fast = values.clone();
   runtime::softmax_reference(reference.data_ptr<float>(), reference.numel());

@@ -23,20 +23,32 @@ void layer_norm_row(const float* in, int64_t dim, const float* weight, const flo
   for (int64_t i = 0; i < dim; ++i) out[i] = (in[i] - m) * inv_std * weight[i] + bias[i];
 }
 
-float erf_abramowitz_stegun(float x) {
-  constexpr float kP = 0.3275911f, kA1 = 0.254829592f, kA2 = -0.284496736f, kA3 = 1.421413741f, kA4 = -1.453152027f,
-                  kA5 = 1.061405429f;
-  const float z = std::abs(x);
-  const float t = 1.0f / (1.0f + kP * z);
-  const float poly = t * (kA1 + t * (kA2 + t * (kA3 + t * (kA4 + t * kA5))));
-  const float erf_abs = 1.0f - poly * std::exp(-z * z);
-  return x < 0 ? -erf_abs : erf_abs;
-}
+// Φ(x) through erf(x / √2) (Abramowitz and Stegun 7.1.26), and exp(-x²/2), which the erf computes on the way.
+struct NormalCdf {
+  float cdf, gaussian;
+  explicit NormalCdf(float x) {
+    constexpr float kP = 0.3275911f, kA1 = 0.254829592f, kA2 = -0.284496736f, kA3 = 1.421413741f, kA4 = -1.453152027f,
+                    kA5 = 1.061405429f;
+    const float scaled = x * 0.70710678f, z = std::abs(scaled);
+    const float t = 1.0f / (1.0f + kP * z);
+    const float poly = t * (kA1 + t * (kA2 + t * (kA3 + t * (kA4 + t * kA5))));
+    gaussian = std::exp(-z * z);
+    const float erf_abs = 1.0f - poly * gaussian;
+    cdf = 0.5f * (1.0f + (scaled < 0 ? -erf_abs : erf_abs));
+  }
+};
 
 }  // namespace
 
-void gelu_reference(float* x, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) x[i] = 0.5f * x[i] * (1.0f + erf_abramowitz_stegun(x[i] * 0.70710678f));
+void gelu_reference(const float* x, int64_t count, float* y) {
+  for (int64_t i = 0; i < count; ++i) y[i] = x[i] * NormalCdf(x[i]).cdf;
+}
+
+void gelu_backward_reference(const float* x, const float* grad, int64_t count, float* grad_x) {
+  for (int64_t i = 0; i < count; ++i) {
+    const NormalCdf normal(x[i]);
+    grad_x[i] = grad[i] * (normal.cdf + x[i] * normal.gaussian * kInvSqrt2Pi);
+  }
 }
 
 void softmax_reference(float* scores, int64_t count) {
@@ -78,9 +90,15 @@ void layer_norm(const float* x, int64_t tokens, int64_t dim, const float* weight
   });
 }
 
-void gelu(float* x, int64_t count) {
+void gelu(const float* x, int64_t count, float* y) {
   const auto kernel = deploy::cpu_has_avx2() ? gelu_avx2 : gelu_reference;
-  deploy::parallel_chunks(count, 4096, [&](int64_t begin, int64_t end) { kernel(x + begin, end - begin); });
+  deploy::parallel_chunks(count, 4096, [&](int64_t begin, int64_t end) { kernel(x + begin, end - begin, y + begin); });
+}
+
+void gelu_backward(const float* x, const float* grad, int64_t count, float* grad_x) {
+  const auto kernel = deploy::cpu_has_avx2() ? gelu_backward_avx2 : gelu_backward_reference;
+  deploy::parallel_chunks(count, 4096,
+                          [&](int64_t begin, int64_t end) { kernel(x + begin, grad + begin, end - begin, grad_x + begin); });
 }
 
 void add(const float* x, int64_t count, float* y) {

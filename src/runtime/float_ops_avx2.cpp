@@ -65,23 +65,43 @@ TERVIT_AVX2 inline void multiply_tile(const float* a, int64_t a_stride, const fl
 
 }  // namespace
 
-TERVIT_AVX2 void gelu_avx2(float* x, int64_t count) {
-  const __m256 p = _mm256_set1_ps(0.3275911f), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
-  const __m256 sign_bit = _mm256_set1_ps(-0.0f), inv_sqrt2 = _mm256_set1_ps(0.70710678f);
+// Φ(v) (in cdf) and exp(-v²/2) (in gaussian) for 8 values, as the reference's NormalCdf.
+TERVIT_AVX2 inline void normal_cdf(__m256 v, __m256& cdf, __m256& gaussian) {
+  const __m256 one = _mm256_set1_ps(1.0f), sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256 scaled = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678f));
+  const __m256 z = _mm256_andnot_ps(sign_bit, scaled);
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), z, one));
+  __m256 poly = _mm256_set1_ps(1.061405429f);
+  for (const float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f}) poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(c));
+  poly = _mm256_mul_ps(poly, t);
+  gaussian = exp_nonpositive(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z));
+  const __m256 erf_abs = _mm256_fnmadd_ps(poly, gaussian, one);
+  const __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(sign_bit, scaled));
+  cdf = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(one, erf));
+}
+
+TERVIT_AVX2 void gelu_avx2(const float* x, int64_t count, float* y) {
   int64_t i = 0;
   for (; i + 8 <= count; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 scaled = _mm256_mul_ps(v, inv_sqrt2);
-    const __m256 z = _mm256_andnot_ps(sign_bit, scaled);
-    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(p, z, one));
-    __m256 poly = _mm256_set1_ps(1.061405429f);
-    for (const float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f}) poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(c));
-    poly = _mm256_mul_ps(poly, t);
-    const __m256 erf_abs = _mm256_fnmadd_ps(poly, exp_nonpositive(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z)), one);
-    const __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(sign_bit, scaled));
-    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf)));
+    __m256 cdf, gaussian;
+    normal_cdf(v, cdf, gaussian);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(v, cdf));
   }
-  gelu_reference(x + i, count - i);
+  gelu_reference(x + i, count - i, y + i);
+}
+
+TERVIT_AVX2 void gelu_backward_avx2(const float* x, const float* grad, int64_t count, float* grad_x) {
+  const __m256 inv_sqrt_2pi = _mm256_set1_ps(kInvSqrt2Pi);
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    __m256 cdf, gaussian;
+    normal_cdf(v, cdf, gaussian);
+    const __m256 slope = _mm256_fmadd_ps(_mm256_mul_ps(v, gaussian), inv_sqrt_2pi, cdf);
+    _mm256_storeu_ps(grad_x + i, _mm256_mul_ps(_mm256_loadu_ps(grad + i), slope));
+  }
+  gelu_backward_reference(x + i, grad + i, count - i, grad_x + i);
 }
 
 TERVIT_AVX2 void softmax_avx2(float* scores, int64_t count) {
@@ -165,7 +185,10 @@ TERVIT_AVX2 void attention_head_avx2(const AttentionHead& head, float* out, int6
 #else  // no x86: never chosen (cpu_has_avx2() is false), but the names must link
 
 namespace tervit::runtime {
-void gelu_avx2(float* x, int64_t count) { gelu_reference(x, count); }
+void gelu_avx2(const float* x, int64_t count, float* y) { gelu_reference(x, count, y); }
+void gelu_backward_avx2(const float* x, const float* grad, int64_t count, float* grad_x) {
+  gelu_backward_reference(x, grad, count, grad_x);
+}
 void softmax_avx2(float* scores, int64_t count) { softmax_reference(scores, count); }
 void attention_head_avx2(const AttentionHead& head, float* out, int64_t out_stride) { attention_head_reference(head, out, out_stride); }
 }  // namespace tervit::runtime

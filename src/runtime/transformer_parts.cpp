@@ -33,7 +33,7 @@ void Mlp::forward(const float* x, int64_t tokens, float* y, std::vector<float>& 
   for (int64_t begin = 0; begin < tokens; begin += pass) {
     const int64_t count = std::min(pass, tokens - begin);
     fc1.forward(x + begin * fc1.cols(), count, hidden.data(), mode);
-    gelu(hidden.data(), count * fc1.rows());
+    gelu(hidden.data(), count * fc1.rows(), hidden.data());
     fc2.forward(hidden.data(), count, y + begin * fc2.rows(), mode);
   }
 }

@@ -11,8 +11,10 @@ namespace tervit::runtime {
 // y may be x.
 void layer_norm(const float* x, int64_t tokens, int64_t dim, const float* weight, const float* bias, float eps, float* y);
 
-// x = x · Φ(x) in place (the exact, erf form of torch::gelu), for `count` values.
-void gelu(float* x, int64_t count);
+// y = x · Φ(x) (the exact, erf form of torch::gelu) for `count` values; y may be x.
+void gelu(const float* x, int64_t count, float* y);
+// Its gradient: grad_x = grad · (Φ(x) + x · φ(x)), φ the standard normal density; grad_x may be grad.
+void gelu_backward(const float* x, const float* grad, int64_t count, float* grad_x);
 
 // y[i] += x[i] for `count` values.
 void add(const float* x, int64_t count, float* y);
