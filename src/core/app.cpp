@@ -15,6 +15,7 @@ void add_runtime_options(CLI::App& app, RuntimeOptions& options) {
 
 torch::Device start_runtime(const std::string& program, const RuntimeOptions& options) {
   init_logging(options.log_level);
+  keep_freed_memory();
   set_threads(options.threads);
   const auto device = resolve_device(options.device);
   log_runtime(program, device);

@@ -8,9 +8,20 @@
 #include <chrono>
 #include <fstream>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "tervit/core/error.h"
 
 namespace tervit {
+
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_MAX, 0);         // every block from the heap
+  mallopt(M_TRIM_THRESHOLD, -1);  // and the heap never handed back
+#endif
+}
 
 torch::Device resolve_device(const std::string& spec) {
   if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);

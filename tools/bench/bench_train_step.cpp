@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
   return tervit::run_app(app, argc, argv, [&] {
     const auto device = tervit::resolve_device(device_name);
     const auto amp = tervit::engine::parse_amp_mode(amp_name);
+    tervit::keep_freed_memory();  // as tervit-train does
     tervit::log_runtime("bench_train_step", device);
     auto rendezvous = tervit::engine::rendezvous_from_environment();
     if (rendezvous && rendezvous->world_size > 1) {
