@@ -18,11 +18,8 @@ AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias, doub
   proj_drop_ = register_module("proj_drop", torch::nn::Dropout(proj_drop));
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
-  const int64_t batch = x.size(0), tokens = x.size(1), channels = x.size(2);
-  const auto qkv = qkv_(x).reshape({batch, tokens, 3, num_heads_, channels / num_heads_}).permute({2, 0, 3, 1, 4});
-  const auto out = multi_head_attention(qkv[0], qkv[1], qkv[2], torch::Tensor(), attn_drop_);
-  return proj_drop_(proj_(out.transpose(1, 2).reshape({batch, tokens, channels})));
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, int64_t queries) {
+  return proj_drop_(proj_(qkv_attention(qkv_(x), num_heads_, torch::Tensor(), attn_drop_, queries)));
 }
 
 BlockImpl::BlockImpl(const DeiTOptions& o, double drop_path) {
@@ -34,8 +31,8 @@ BlockImpl::BlockImpl(const DeiTOptions& o, double drop_path) {
   drop_path_ = register_module("drop_path", DropPath(drop_path));
 }
 
-torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
-  auto y = x + drop_path_(attn_(norm1_(x)));
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, int64_t queries) {
+  auto y = (queries > 0 ? x.narrow(1, 0, queries) : x) + drop_path_(attn_->forward(norm1_(x), queries));
   return y + drop_path_(mlp_(norm2_(y)));
 }
 
@@ -78,15 +75,21 @@ void DeiTImpl::init_weights() {
   if (dist_token_.defined()) trunc_normal_(dist_token_, 0.02);
 }
 
-torch::Tensor DeiTImpl::forward_features(const torch::Tensor& images) {
+torch::Tensor DeiTImpl::forward_features(const torch::Tensor& images) { return norm_(block_tokens(images, 0)); }
+
+torch::Tensor DeiTImpl::head_features(const torch::Tensor& images) {
+  return norm_(block_tokens(images, dist_token_.defined() ? 2 : 1));
+}
+
+torch::Tensor DeiTImpl::block_tokens(const torch::Tensor& images, int64_t last_queries) {
   const int64_t batch = images.size(0);
   auto x = patch_proj_(images).flatten(2).transpose(1, 2);  // B, N, C
   std::vector<torch::Tensor> tokens{cls_token_.expand({batch, -1, -1})};
   if (dist_token_.defined()) tokens.push_back(dist_token_.expand({batch, -1, -1}));
   tokens.push_back(x);
   x = pos_drop_(torch::cat(tokens, 1) + pos_embed_);
-  for (auto& block : *blocks_) x = block->as<Block>()->forward(x);
-  return norm_(x);
+  for (size_t i = 0; i < blocks_->size(); ++i) x = blocks_[i]->as<Block>()->forward(x, i + 1 == blocks_->size() ? last_queries : 0);
+  return x;
 }
 
 torch::Tensor DeiTImpl::forward_head(const torch::Tensor& features, bool pre_logits) {

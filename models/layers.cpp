@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include "models/cpu_attention.h"
+#include "models/cpu_gelu.h"
+
 namespace tervit::models {
 
 torch::Tensor DropPathImpl::forward(const torch::Tensor& x) {
@@ -20,7 +23,7 @@ MlpImpl::MlpImpl(const MlpOptions& options) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return drop_(fc2_(drop_(torch::gelu(fc1_(x)))));
+  return drop_(fc2_(drop_(exact_gelu(fc1_(x)))));
 }
 
 void trunc_normal_(torch::Tensor tensor, double std, double low, double high) {
@@ -41,12 +44,30 @@ void init_linears_like_timm(torch::nn::Module& model) {
   }
 }
 
-torch::Tensor multi_head_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                   const torch::Tensor& bias, torch::nn::Dropout& attn_drop) {
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  auto scores = torch::matmul(q * scale, k.transpose(-2, -1));
-  if (bias.defined()) scores = scores + bias;
-  return torch::matmul(attn_drop(scores.softmax(-1)), v);
+torch::Tensor exact_gelu(const torch::Tensor& x) {
+  return x.is_cpu() && x.scalar_type() == torch::kFloat ? cpu_gelu(x) : torch::gelu(x);
+}
+
+torch::Tensor qkv_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, torch::nn::Dropout& attn_drop,
+                            int64_t queries) {
+  const bool dropout = attn_drop->is_training() && attn_drop->options.p() > 0.0;
+  const auto float_cpu = [](const torch::Tensor& t) { return !t.defined() || (t.is_cpu() && t.scalar_type() == torch::kFloat); };
+  if (!dropout && float_cpu(qkv) && float_cpu(bias)) return cpu_attention(qkv, heads, bias, queries);
+  return matmul_attention(qkv, heads, bias, attn_drop, queries);
+}
+
+torch::Tensor matmul_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, torch::nn::Dropout& attn_drop,
+                               int64_t queries) {
+  const int64_t windows = qkv.size(0), tokens = qkv.size(1), channels = qkv.size(2) / 3;
+  const int64_t rows = queries > 0 ? queries : tokens;
+  const auto split = qkv.reshape({windows, tokens, 3, heads, channels / heads}).permute({2, 0, 3, 1, 4});
+  const double scale = 1.0 / std::sqrt(static_cast<double>(channels / heads));
+  auto scores = torch::matmul(split[0].narrow(2, 0, rows) * scale, split[1].transpose(-2, -1));
+  if (bias.defined()) {
+    const int64_t groups = bias.size(0);
+    scores = (scores.view({windows / groups, groups, heads, rows, tokens}) + bias).view({windows, heads, rows, tokens});
+  }
+  return torch::matmul(attn_drop(scores.softmax(-1)), split[2]).transpose(1, 2).reshape({windows, rows, channels});
 }
 
 }  // namespace tervit::models

@@ -47,9 +47,18 @@ void trunc_normal_(torch::Tensor tensor, double std, double low = -2.0, double h
 // bias zero. Applied to every QuantLinear of a freshly built model.
 void init_linears_like_timm(torch::nn::Module& model);
 
-// Multi-head softmax attention on (windows or batch, tokens, heads, head_dim)-shaped q, k, v already
-// split into heads as (B, H, N, D); `bias` (broadcastable to B,H,N,N) is added to the scores if defined.
-torch::Tensor multi_head_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                   const torch::Tensor& bias, torch::nn::Dropout& attn_drop);
+// GELU, exact (erf) form: cpu_gelu for float32 CPU tensors, torch::gelu for the rest.
+torch::Tensor exact_gelu(const torch::Tensor& x);
+
+// Multi-head softmax attention from a qkv linear's output (W, N, 3 C; timm's layout: [q | k | v], each
+// split into `heads` heads) to (W, queries, C), the heads side by side. Only the first `queries` tokens
+// attend (all N when 0). `bias` is undefined or (G, heads, queries, N), added to the scores of window w
+// from bias[w % G]. Float32 CPU tensors without attention dropout take the fused cpu_attention;
+// everything else (CUDA, autocast dtypes, dropout) takes matmul_attention.
+torch::Tensor qkv_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, torch::nn::Dropout& attn_drop,
+                            int64_t queries = 0);
+// The same from LibTorch's matmul and softmax, as timm writes it.
+torch::Tensor matmul_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, torch::nn::Dropout& attn_drop,
+                               int64_t queries = 0);
 
 }  // namespace tervit::models

@@ -78,23 +78,10 @@ torch::Tensor WindowAttentionImpl::relative_position_bias(const torch::Device& d
 }
 
 torch::Tensor WindowAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
-  const int64_t windows = x.size(0), tokens = x.size(1), channels = x.size(2);
-  const auto qkv = qkv_(x).reshape({windows, tokens, 3, num_heads_, channels / num_heads_}).permute({2, 0, 3, 1, 4});
-  auto bias = relative_position_bias(x.device());
-  torch::Tensor out;
-  if (mask.defined()) {
-    // Scores are (B, nW, heads, N, N): each image's windows take the mask of their position.
-    const int64_t num_windows = mask.size(0);
-    bias = bias.unsqueeze(0) + mask.unsqueeze(1).unsqueeze(0);  // 1, nW, heads, N, N
-    auto view = [&](const torch::Tensor& t) {
-      return t.reshape({windows / num_windows, num_windows, num_heads_, tokens, -1});
-    };
-    out = multi_head_attention(view(qkv[0]), view(qkv[1]), view(qkv[2]), bias, attn_drop_)
-              .reshape({windows, num_heads_, tokens, -1});
-  } else {
-    out = multi_head_attention(qkv[0], qkv[1], qkv[2], bias, attn_drop_);
-  }
-  return proj_drop_(proj_(out.transpose(1, 2).reshape({windows, tokens, channels})));
+  auto bias = relative_position_bias(x.device());  // 1, heads, N, N
+  // With the shift mask (nW, N, N), window w of an image takes the mask of its position, w % nW.
+  if (mask.defined()) bias = bias + mask.unsqueeze(1);  // nW, heads, N, N
+  return proj_drop_(proj_(qkv_attention(qkv_(x), num_heads_, bias, attn_drop_)));
 }
 
 SwinBlockImpl::SwinBlockImpl(const SwinBlockOptions& o) : window_size_(o.window_size), shift_size_(o.shift_size) {

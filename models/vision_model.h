@@ -12,7 +12,10 @@ class VisionModelImpl : public torch::nn::Module {
  public:
   virtual torch::Tensor forward_features(const torch::Tensor& images) = 0;
   virtual torch::Tensor forward_head(const torch::Tensor& features, bool pre_logits = false) = 0;
-  torch::Tensor forward(const torch::Tensor& images) { return forward_head(forward_features(images)); }
+  // What forward_head reads, computed no further than it needs: forward_features, or (DeiT, whose head
+  // reads the class tokens) those tokens alone. forward_head gives the same from either.
+  virtual torch::Tensor head_features(const torch::Tensor& images) { return forward_features(images); }
+  torch::Tensor forward(const torch::Tensor& images) { return forward_head(head_features(images)); }
 
   virtual int64_t num_classes() const = 0;
   virtual int64_t img_size() const = 0;

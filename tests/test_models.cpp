@@ -42,6 +42,8 @@ TEST_CASE("DeiT and Swin reproduce timm's logits and pre-logits", "[models][gold
   const double pre_logits_error = relative_error(model->forward_head(features, /*pre_logits=*/true), io.at("pre_logits"));
   CHECK(logits_error < 1e-4);
   CHECK(pre_logits_error < 1e-4);
+  // forward reads head_features (DeiT: the last block for the class token alone).
+  CHECK(relative_error(model->forward(io.at("input")), io.at("logits")) < 1e-4);
 }
 
 TEST_CASE("Parameter counts equal timm's for the named variants", "[models]") {

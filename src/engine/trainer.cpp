@@ -424,7 +424,7 @@ int Trainer::run() {
           AutocastScope autocast(s.amp, s.options.device);
           torch::Tensor logits, distill_logits;
           if (distill_token) {
-            std::tie(logits, distill_logits) = distilled_deit->forward_head_distilled(s.model->forward_features(images));
+            std::tie(logits, distill_logits) = distilled_deit->forward_head_distilled(s.model->head_features(images));
           } else {
             logits = s.model->forward(images);
             distill_logits = logits;

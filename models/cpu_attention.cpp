@@ -1,0 +1,151 @@
+#include "models/cpu_attention.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+
+namespace tervit::models {
+
+namespace {
+
+// Sizes of one call, and the (window, head) task's views into the qkv-shaped tensors.
+struct AttentionShape {
+  int64_t windows, tokens, queries, channels, heads, head_dim, bias_groups;
+  double scale;
+
+  AttentionShape(const torch::Tensor& qkv, int64_t heads_, int64_t queries_, int64_t bias_groups_)
+      : windows(qkv.size(0)), tokens(qkv.size(1)), queries(queries_ > 0 ? queries_ : qkv.size(1)), channels(qkv.size(2) / 3),
+        heads(heads_), head_dim(channels / heads_), bias_groups(bias_groups_),
+        scale(1.0 / std::sqrt(static_cast<double>(head_dim))) {}
+
+  // Part (0 q, 1 k, 2 v) of head h of window w in a (W, N, 3 C) tensor: N x head_dim, row stride 3 C (q:
+  // the attending rows only).
+  torch::Tensor part(const torch::Tensor& qkv, int64_t w, int64_t part_index, int64_t h) const {
+    const auto all = qkv[w].narrow(1, part_index * channels + h * head_dim, head_dim);
+    return part_index == 0 ? all.narrow(0, 0, queries) : all;
+  }
+  // Head h of window w in a (W, queries, C) tensor.
+  torch::Tensor head(const torch::Tensor& x, int64_t w, int64_t h) const { return x[w].narrow(1, h * head_dim, head_dim); }
+
+  // The (window, head) tasks, spread over the threads in contiguous runs. Grad mode is per thread and on in
+  // OpenMP's other threads, where the out= ops would refuse inputs that require grad: it is off in each.
+  template <typename Body>
+  void for_each_head(const Body& body) const {
+    at::parallel_for(0, windows * heads, 1, [&](int64_t begin, int64_t end) {
+      torch::NoGradGuard no_grad;
+      body(begin, end);
+    });
+  }
+};
+
+void check_inputs(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, int64_t queries) {
+  TORCH_CHECK(qkv.dim() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0,
+              "attention: qkv must be (windows, tokens, 3 x channels) with channels a multiple of ", heads, " heads, got ",
+              qkv.sizes());
+  TORCH_CHECK(qkv.is_cpu() && qkv.scalar_type() == torch::kFloat, "attention: the fused CPU path takes float32 CPU tensors");
+  TORCH_CHECK(queries >= 0 && queries <= qkv.size(1), "attention: ", queries, " attending tokens of ", qkv.size(1));
+  if (!bias.defined()) return;
+  const int64_t rows = queries > 0 ? queries : qkv.size(1);
+  TORCH_CHECK(bias.dim() == 4 && bias.size(1) == heads && bias.size(2) == rows && bias.size(3) == qkv.size(1) &&
+                  qkv.size(0) % bias.size(0) == 0 && bias.is_cpu() && bias.scalar_type() == torch::kFloat,
+              "attention: bias must be float32 (groups, heads, queries, tokens) with windows a multiple of groups, got ",
+              bias.sizes(), " for qkv ", qkv.sizes());
+}
+
+// softmax(q · scale · kᵀ + bias) · v for every head, into out (W, queries, C); each head's probabilities
+// go to probs (W, heads, queries, N) when defined (kept for backward), else to a scratch matrix.
+void attention_forward(const AttentionShape& s, const torch::Tensor& qkv, const torch::Tensor& bias, const torch::Tensor& out,
+                       const torch::Tensor& probs) {
+  const auto options = qkv.options();
+  s.for_each_head([&](int64_t begin, int64_t end) {
+    // at::*_out take their outputs as non-const references.
+    auto scaled_q = torch::empty({s.queries, s.head_dim}, options);
+    auto scores = torch::empty({s.queries, s.tokens}, options);
+    auto scratch_probs = probs.defined() ? torch::Tensor() : torch::empty({s.queries, s.tokens}, options);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t w = task / s.heads, h = task % s.heads;
+      // q · scale first, as timm scales q before the product.
+      at::mul_out(scaled_q, s.part(qkv, w, 0, h), s.scale);
+      at::mm_out(scores, scaled_q, s.part(qkv, w, 1, h).t());
+      if (bias.defined()) scores.add_(bias[w % s.bias_groups][h]);
+      auto p = probs.defined() ? probs[w][h] : scratch_probs;
+      at::_softmax_out(p, scores, 1, false);
+      auto out_head = s.head(out, w, h);
+      at::mm_out(out_head, p, s.part(qkv, w, 2, h));
+    }
+  });
+}
+
+class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFunction> {
+ public:
+  // bias_or_empty: the bias, or an empty tensor for none (LibTorch 1.13's apply takes no undefined tensor).
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv, int64_t heads,
+                               const torch::Tensor& bias_or_empty, int64_t queries) {
+    const auto bias = bias_or_empty.numel() > 0 ? bias_or_empty : torch::Tensor();
+    const AttentionShape s(qkv, heads, queries, bias.defined() ? bias.size(0) : 1);
+    const auto out = torch::empty({s.windows, s.queries, s.channels}, qkv.options());
+    const auto probs = torch::empty({s.windows, s.heads, s.queries, s.tokens}, qkv.options());
+    attention_forward(s, qkv, bias, out, probs);
+    ctx->saved_data["heads"] = heads;
+    ctx->saved_data["queries"] = s.queries;
+    ctx->saved_data["bias_groups"] = s.bias_groups;
+    ctx->saved_data["bias_needs_grad"] = bias.defined() && bias.requires_grad();
+    ctx->save_for_backward({qkv, probs});
+    return out;
+  }
+
+  // With P the probabilities and dO the output's gradient, per head: dV = Pᵀ dO, dP = dO Vᵀ,
+  // dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS K · scale, dK = dSᵀ (Q · scale), d bias = the sum of dS
+  // over the windows that share a group. Rows of q that do not attend get no gradient.
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& qkv = saved[0];
+    const auto& probs = saved[1];
+    const AttentionShape s(qkv, ctx->saved_data["heads"].toInt(), ctx->saved_data["queries"].toInt(),
+                           ctx->saved_data["bias_groups"].toInt());
+    const auto grad_out = grads[0].contiguous();
+    const auto options = qkv.options();
+    const auto grad_qkv = s.queries == s.tokens ? torch::empty_like(qkv) : torch::zeros_like(qkv);
+    const auto grad_scores = ctx->saved_data["bias_needs_grad"].toBool() ? torch::empty_like(probs) : torch::Tensor();
+    s.for_each_head([&](int64_t begin, int64_t end) {
+      auto scaled_q = torch::empty({s.queries, s.head_dim}, options);
+      auto grad_probs = torch::empty({s.queries, s.tokens}, options);
+      auto scratch_scores = grad_scores.defined() ? torch::Tensor() : torch::empty({s.queries, s.tokens}, options);
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t w = task / s.heads, h = task % s.heads;
+        const auto p = probs[w][h];
+        const auto grad_head = s.head(grad_out, w, h);
+        auto grad_q = s.part(grad_qkv, w, 0, h), grad_k = s.part(grad_qkv, w, 1, h), grad_v = s.part(grad_qkv, w, 2, h);
+        at::mm_out(grad_v, p.t(), grad_head);
+        at::mm_out(grad_probs, grad_head, s.part(qkv, w, 2, h).t());
+        auto ds = grad_scores.defined() ? grad_scores[w][h] : scratch_scores;
+        at::_softmax_backward_data_out(ds, grad_probs, p, 1, torch::kFloat);
+        at::mm_out(grad_q, ds, s.part(qkv, w, 1, h));
+        grad_q.mul_(s.scale);
+        at::mul_out(scaled_q, s.part(qkv, w, 0, h), s.scale);
+        at::mm_out(grad_k, ds.t(), scaled_q);
+      }
+    });
+    torch::Tensor grad_bias;
+    if (grad_scores.defined())
+      grad_bias = grad_scores.view({s.windows / s.bias_groups, s.bias_groups, s.heads, s.queries, s.tokens}).sum(0);
+    return {grad_qkv, torch::Tensor(), grad_bias, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor cpu_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, int64_t queries) {
+  check_inputs(qkv, heads, bias, queries);
+  const auto input = qkv.contiguous();
+  const auto contiguous_bias = bias.defined() ? bias.contiguous() : bias;
+  if (torch::GradMode::is_enabled() && (qkv.requires_grad() || (bias.defined() && bias.requires_grad())))
+    return CpuAttentionFunction::apply(input, heads, bias.defined() ? contiguous_bias : torch::empty({0}, qkv.options()), queries);
+  // No graph: nothing is kept, each thread's probabilities stay in one scratch matrix.
+  const AttentionShape s(input, heads, queries, bias.defined() ? bias.size(0) : 1);
+  const auto out = torch::empty({s.windows, s.queries, s.channels}, input.options());
+  attention_forward(s, input, contiguous_bias, out, torch::Tensor());
+  return out;
+}
+
+}  // namespace tervit::models
