@@ -8,7 +8,9 @@ namespace tervit::models {
 
 namespace {
 
-// Sizes of one call, and the (window, head) task's views into the qkv-shaped tensors.
+// Sizes of one call, and each (window, head) task's matrices as views on the tensors' memory: from_blob
+// builds them without crossing the dispatcher, which select and narrow would cross a dozen times per
+// head (some 4% of deit_tiny's step).
 struct AttentionShape {
   int64_t windows, tokens, queries, channels, heads, head_dim, bias_groups;
   double scale;
@@ -18,14 +20,22 @@ struct AttentionShape {
         heads(heads_), head_dim(channels / heads_), bias_groups(bias_groups_),
         scale(1.0 / std::sqrt(static_cast<double>(head_dim))) {}
 
-  // Part (0 q, 1 k, 2 v) of head h of window w in a (W, N, 3 C) tensor: N x head_dim, row stride 3 C (q:
-  // the attending rows only).
-  torch::Tensor part(const torch::Tensor& qkv, int64_t w, int64_t part_index, int64_t h) const {
-    const auto all = qkv[w].narrow(1, part_index * channels + h * head_dim, head_dim);
-    return part_index == 0 ? all.narrow(0, 0, queries) : all;
+  // Part (0 q, 1 k, 2 v) of head h of window w in a contiguous (W, N, 3 C) tensor: tokens x head_dim with
+  // rows 3 C apart (q: the attending rows only); transposed: head_dim x tokens.
+  torch::Tensor part(const torch::Tensor& qkv, int64_t w, int64_t part_index, int64_t h, bool transposed = false) const {
+    float* data = qkv.data_ptr<float>() + w * tokens * 3 * channels + part_index * channels + h * head_dim;
+    const int64_t rows = part_index == 0 ? queries : tokens;
+    return transposed ? view(data, {head_dim, rows}, {1, 3 * channels}) : view(data, {rows, head_dim}, {3 * channels, 1});
   }
-  // Head h of window w in a (W, queries, C) tensor.
-  torch::Tensor head(const torch::Tensor& x, int64_t w, int64_t h) const { return x[w].narrow(1, h * head_dim, head_dim); }
+  // Head h of window w in a contiguous (W, queries, C) tensor.
+  torch::Tensor head(const torch::Tensor& x, int64_t w, int64_t h) const {
+    return view(x.data_ptr<float>() + w * queries * channels + h * head_dim, {queries, head_dim}, {channels, 1});
+  }
+  // Matrix (w, h) of a contiguous (W or G, heads, queries, N) tensor, w taken modulo its first size.
+  torch::Tensor scores(const torch::Tensor& x, int64_t w, int64_t h, bool transposed = false) const {
+    float* data = x.data_ptr<float>() + ((w % x.size(0)) * heads + h) * queries * tokens;
+    return transposed ? view(data, {tokens, queries}, {1, tokens}) : view(data, {queries, tokens}, {tokens, 1});
+  }
 
   // The (window, head) tasks, spread over the threads in contiguous runs. Grad mode is per thread and on in
   // OpenMP's other threads, where the out= ops would refuse inputs that require grad: it is off in each.
@@ -35,6 +45,11 @@ struct AttentionShape {
       torch::NoGradGuard no_grad;
       body(begin, end);
     });
+  }
+
+ private:
+  static torch::Tensor view(float* data, at::IntArrayRef sizes, at::IntArrayRef strides) {
+    return torch::from_blob(data, sizes, strides, torch::kFloat);
   }
 };
 
@@ -59,16 +74,14 @@ void attention_forward(const AttentionShape& s, const torch::Tensor& qkv, const 
   const auto options = qkv.options();
   s.for_each_head([&](int64_t begin, int64_t end) {
     // at::*_out take their outputs as non-const references.
-    auto scaled_q = torch::empty({s.queries, s.head_dim}, options);
     auto scores = torch::empty({s.queries, s.tokens}, options);
     auto scratch_probs = probs.defined() ? torch::Tensor() : torch::empty({s.queries, s.tokens}, options);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t w = task / s.heads, h = task % s.heads;
-      // q · scale first, as timm scales q before the product.
-      at::mul_out(scaled_q, s.part(qkv, w, 0, h), s.scale);
-      at::mm_out(scores, scaled_q, s.part(qkv, w, 1, h).t());
-      if (bias.defined()) scores.add_(bias[w % s.bias_groups][h]);
-      auto p = probs.defined() ? probs[w][h] : scratch_probs;
+      // The scale as the product's alpha: timm scales q first, which rounds the same for power-of-two scales.
+      at::addmm_out(scores, scores, s.part(qkv, w, 0, h), s.part(qkv, w, 1, h, /*transposed=*/true), 0.0, s.scale);
+      if (bias.defined()) scores.add_(s.scores(bias, w, h));
+      auto p = probs.defined() ? s.scores(probs, w, h) : scratch_probs;
       at::_softmax_out(p, scores, 1, false);
       auto out_head = s.head(out, w, h);
       at::mm_out(out_head, p, s.part(qkv, w, 2, h));
@@ -95,7 +108,7 @@ class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFuncti
   }
 
   // With P the probabilities and dO the output's gradient, per head: dV = Pᵀ dO, dP = dO Vᵀ,
-  // dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS K · scale, dK = dSᵀ (Q · scale), d bias = the sum of dS
+  // dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS K · scale, dK = dSᵀ Q · scale, d bias = the sum of dS
   // over the windows that share a group. Rows of q that do not attend get no gradient.
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
@@ -108,22 +121,19 @@ class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFuncti
     const auto grad_qkv = s.queries == s.tokens ? torch::empty_like(qkv) : torch::zeros_like(qkv);
     const auto grad_scores = ctx->saved_data["bias_needs_grad"].toBool() ? torch::empty_like(probs) : torch::Tensor();
     s.for_each_head([&](int64_t begin, int64_t end) {
-      auto scaled_q = torch::empty({s.queries, s.head_dim}, options);
       auto grad_probs = torch::empty({s.queries, s.tokens}, options);
       auto scratch_scores = grad_scores.defined() ? torch::Tensor() : torch::empty({s.queries, s.tokens}, options);
       for (int64_t task = begin; task < end; ++task) {
         const int64_t w = task / s.heads, h = task % s.heads;
-        const auto p = probs[w][h];
+        const auto p = s.scores(probs, w, h);
         const auto grad_head = s.head(grad_out, w, h);
         auto grad_q = s.part(grad_qkv, w, 0, h), grad_k = s.part(grad_qkv, w, 1, h), grad_v = s.part(grad_qkv, w, 2, h);
-        at::mm_out(grad_v, p.t(), grad_head);
-        at::mm_out(grad_probs, grad_head, s.part(qkv, w, 2, h).t());
-        auto ds = grad_scores.defined() ? grad_scores[w][h] : scratch_scores;
+        at::mm_out(grad_v, s.scores(probs, w, h, /*transposed=*/true), grad_head);
+        at::mm_out(grad_probs, grad_head, s.part(qkv, w, 2, h, /*transposed=*/true));
+        auto ds = grad_scores.defined() ? s.scores(grad_scores, w, h) : scratch_scores;
         at::_softmax_backward_data_out(ds, grad_probs, p, 1, torch::kFloat);
-        at::mm_out(grad_q, ds, s.part(qkv, w, 1, h));
-        grad_q.mul_(s.scale);
-        at::mul_out(scaled_q, s.part(qkv, w, 0, h), s.scale);
-        at::mm_out(grad_k, ds.t(), scaled_q);
+        at::addmm_out(grad_q, grad_q, ds, s.part(qkv, w, 1, h), 0.0, s.scale);
+        at::addmm_out(grad_k, grad_k, ds.t(), s.part(qkv, w, 0, h), 0.0, s.scale);
       }
     });
     torch::Tensor grad_bias;
