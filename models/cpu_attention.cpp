@@ -149,8 +149,10 @@ torch::Tensor cpu_attention(const torch::Tensor& qkv, int64_t heads, const torch
   check_inputs(qkv, heads, bias, queries);
   const auto input = qkv.contiguous();
   const auto contiguous_bias = bias.defined() ? bias.contiguous() : bias;
-  if (torch::GradMode::is_enabled() && (qkv.requires_grad() || (bias.defined() && bias.requires_grad())))
-    return CpuAttentionFunction::apply(input, heads, bias.defined() ? contiguous_bias : torch::empty({0}, qkv.options()), queries);
+  if (torch::GradMode::is_enabled() && (qkv.requires_grad() || (bias.defined() && bias.requires_grad()))) {
+    const auto bias_or_empty = bias.defined() ? contiguous_bias : torch::empty({0}, qkv.options());
+    return CpuAttentionFunction::apply(input, heads, bias_or_empty, queries);
+  }
   // No graph: nothing is kept, each thread's probabilities stay in one scratch matrix.
   const AttentionShape s(input, heads, queries, bias.defined() ? bias.size(0) : 1);
   const auto out = torch::empty({s.windows, s.queries, s.channels}, input.options());

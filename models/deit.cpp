@@ -88,7 +88,8 @@ torch::Tensor DeiTImpl::block_tokens(const torch::Tensor& images, int64_t last_q
   if (dist_token_.defined()) tokens.push_back(dist_token_.expand({batch, -1, -1}));
   tokens.push_back(x);
   x = pos_drop_(torch::cat(tokens, 1) + pos_embed_);
-  for (size_t i = 0; i < blocks_->size(); ++i) x = blocks_[i]->as<Block>()->forward(x, i + 1 == blocks_->size() ? last_queries : 0);
+  const size_t depth = blocks_->size();
+  for (size_t i = 0; i < depth; ++i) x = blocks_[i]->as<Block>()->forward(x, i + 1 == depth ? last_queries : 0);
   return x;
 }
 

@@ -16,7 +16,12 @@ for stage in fp int8 ternary; do
 done
 echo "trained and evaluated in $(( $(date +%s) - start )) s"
 images=()
-for class_dir in data/fashion_mnist/val/*/; do images+=("$(find "$class_dir" -name '*.png' | sort | head -n 1)"); done
+# The first image of each class: a sorted glob, not `find | sort | head`, whose SIGPIPE pipefail turns
+# into a failed script.
+for class_dir in data/fashion_mnist/val/*/; do
+  class_images=("$class_dir"*.png)
+  images+=("${class_images[0]}")
+done
 ./build/tervit-eval --checkpoint "$run/checkpoints/best-ternary" --class-names data/fashion_mnist/classes.txt --topk 1 \
   --threads 2 --images "${images[@]}" | cut -c1-160
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
