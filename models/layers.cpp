@@ -44,14 +44,16 @@ void init_linears_like_timm(torch::nn::Module& model) {
   }
 }
 
-torch::Tensor exact_gelu(const torch::Tensor& x) {
-  return x.is_cpu() && x.scalar_type() == torch::kFloat ? cpu_gelu(x) : torch::gelu(x);
-}
+namespace {
+// What the CPU autograd layers take: float32 CPU tensors (an undefined optional input qualifies).
+bool float_cpu(const torch::Tensor& t) { return !t.defined() || (t.is_cpu() && t.scalar_type() == torch::kFloat); }
+}  // namespace
+
+torch::Tensor exact_gelu(const torch::Tensor& x) { return float_cpu(x) ? cpu_gelu(x) : torch::gelu(x); }
 
 torch::Tensor qkv_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, torch::nn::Dropout& attn_drop,
                             int64_t queries) {
   const bool dropout = attn_drop->is_training() && attn_drop->options.p() > 0.0;
-  const auto float_cpu = [](const torch::Tensor& t) { return !t.defined() || (t.is_cpu() && t.scalar_type() == torch::kFloat); };
   if (!dropout && float_cpu(qkv) && float_cpu(bias)) return cpu_attention(qkv, heads, bias, queries);
   return matmul_attention(qkv, heads, bias, attn_drop, queries);
 }
