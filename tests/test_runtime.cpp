@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 #include <sys/resource.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "tervit/core/error.h"
 #include "tervit/core/runtime.h"
 
@@ -55,7 +59,13 @@ TEST_CASE("Freed memory is kept for the next step, not faulted in again", "[runt
     step();
     return minor_faults() - before;
   };
-  CHECK(faults_of_a_step() > 30000);
+  const auto without = faults_of_a_step();
   keep_freed_memory();
-  CHECK(faults_of_a_step() < 1000);
+  const auto with = faults_of_a_step();
+  CAPTURE(without, with);
+  CHECK(with < 1000);
+  // With transparent huge pages always on, fresh mappings fault in 2 MB at a time: too few to count.
+  std::ifstream huge_pages("/sys/kernel/mm/transparent_hugepage/enabled");
+  const std::string setting((std::istreambuf_iterator<char>(huge_pages)), std::istreambuf_iterator<char>());
+  if (setting.find("[always]") == std::string::npos) CHECK(without > 30000);
 }
