@@ -67,11 +67,12 @@ void check_inputs(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& 
               bias.sizes(), " for qkv ", qkv.sizes());
 }
 
-// softmax(q · scale · kᵀ + bias) · v for every head, into out (W, queries, C); each head's probabilities
-// go to probs (W, heads, queries, N) when defined (kept for backward), else to a scratch matrix.
-void attention_forward(const AttentionShape& s, const torch::Tensor& qkv, const torch::Tensor& bias, const torch::Tensor& out,
-                       const torch::Tensor& probs) {
+// softmax(q · scale · kᵀ + bias) · v for every head, as (W, queries, C); each head's probabilities go
+// to probs (W, heads, queries, N) when defined (kept for backward), else to a scratch matrix.
+torch::Tensor attention_forward(const AttentionShape& s, const torch::Tensor& qkv, const torch::Tensor& bias,
+                                const torch::Tensor& probs) {
   const auto options = qkv.options();
+  const auto out = torch::empty({s.windows, s.queries, s.channels}, options);
   s.for_each_head([&](int64_t begin, int64_t end) {
     // at::*_out take their outputs as non-const references.
     auto scores = torch::empty({s.queries, s.tokens}, options);
@@ -87,6 +88,7 @@ void attention_forward(const AttentionShape& s, const torch::Tensor& qkv, const 
       at::mm_out(out_head, p, s.part(qkv, w, 2, h));
     }
   });
+  return out;
 }
 
 class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFunction> {
@@ -96,9 +98,8 @@ class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFuncti
                                const torch::Tensor& bias_or_empty, int64_t queries) {
     const auto bias = bias_or_empty.numel() > 0 ? bias_or_empty : torch::Tensor();
     const AttentionShape s(qkv, heads, queries, bias.defined() ? bias.size(0) : 1);
-    const auto out = torch::empty({s.windows, s.queries, s.channels}, qkv.options());
     const auto probs = torch::empty({s.windows, s.heads, s.queries, s.tokens}, qkv.options());
-    attention_forward(s, qkv, bias, out, probs);
+    const auto out = attention_forward(s, qkv, bias, probs);
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["queries"] = s.queries;
     ctx->saved_data["bias_groups"] = s.bias_groups;
@@ -154,10 +155,8 @@ torch::Tensor cpu_attention(const torch::Tensor& qkv, int64_t heads, const torch
     return CpuAttentionFunction::apply(input, heads, bias_or_empty, queries);
   }
   // No graph: nothing is kept, each thread's probabilities stay in one scratch matrix.
-  const AttentionShape s(input, heads, queries, bias.defined() ? bias.size(0) : 1);
-  const auto out = torch::empty({s.windows, s.queries, s.channels}, input.options());
-  attention_forward(s, input, contiguous_bias, out, torch::Tensor());
-  return out;
+  return attention_forward(AttentionShape(input, heads, queries, bias.defined() ? bias.size(0) : 1), input, contiguous_bias,
+                           torch::Tensor());
 }
 
 }  // namespace tervit::models
