@@ -28,9 +28,10 @@ TEST_CASE("tervit-eval prints one JSON line per image and names an unreadable on
   for (int i = 0; i < 10; ++i) names << "class" << i << "\n";
   names.close();
 
+  // --device cpu: the BLAS line belongs to the CPU, and auto would pick a GPU where there is one.
   const auto images = (dir / "a.png").string() + " " + (dir / "broken.jpg").string() + " " + (dir / "b.jpg").string();
   const auto result = run(dir, "tervit-eval", "--weights " + timm_fixture("deit_mini.safetensors").string() +
-                                                  " --threads 1 --topk 3 --class-names " + (dir / "names.txt").string() +
+                                                  " --device cpu --threads 1 --topk 3 --class-names " + (dir / "names.txt").string() +
                                                   " --images " + images);
   CHECK(result.exit_code == 3);
   CHECK_THAT(result.err, Catch::Contains("broken.jpg"));
