@@ -2,6 +2,7 @@
 // the reference on random shapes (odd ones included), and the layer that splits rows across threads.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 #include <tuple>
@@ -52,8 +53,9 @@ torch::Tensor run_int8(Int8Kernel kernel, const PackedTernaryMatrix& w, const Qu
 
 // Shapes (rows, cols, tokens): single elements, odd sizes, sizes off block and tile boundaries, and
 // the widths of DeiT-S and Swin-S. Each of the AVX-512 kernel's tilings is among them: fewer than 4
-// tokens ({3, 5, 2}, {9, 300, 3}), rows up to 1024 wide with at least 32 tokens ({40, 200, 37},
-// {96, 48, 64}: rows off its 32-row tile), and the rest.
+// tokens ({3, 5, 2}, {9, 300, 3}: a last block without a second half), rows up to 1024 wide with at least
+// 32 tokens ({40, 200, 37}: rows and tokens off its 32 x 8 tiles; {96, 48, 64}: whole tiles only), and
+// the rest.
 const std::vector<std::tuple<int64_t, int64_t, int64_t>>& shapes() {
   static const std::vector<std::tuple<int64_t, int64_t, int64_t>> all{
       {1, 1, 1},   {3, 5, 2},      {7, 128, 5},   {33, 200, 9},   {64, 384, 13}, {17, 3072, 4},
@@ -91,7 +93,8 @@ TEST_CASE("The AVX2 exact kernel equals the reference up to float reassociation"
 TEST_CASE("Token quantization is BitNet's per-token absmax, as the fake quantizer computes it", "[deploy]") {
   const auto x = torch::randn({9, 70}) * torch::linspace(0.01, 10, 9).unsqueeze(1);
   x[4].zero_();
-  const auto q = quantize_tokens(x.data_ptr<float>(), 9, 70, 128);
+  const auto q = quantize_tokens(x.data_ptr<float>(), 9, 70);
+  REQUIRE(q.stride == 128);
   const auto values = torch::from_blob(const_cast<int8_t*>(q.values.data()), {9, 128}, torch::kInt8);
   CHECK(values.slice(1, 70).abs().sum().item<int64_t>() == 0);  // padding
   CHECK(values.abs().max().item<int>() == 127);
@@ -109,7 +112,8 @@ TEST_CASE("The AVX2 and AVX-512 token quantizers give the reference's values, sc
   if (quantizers.size() < 2) WARN("this CPU lacks AVX2 or AVX-512: only " << quantizers.size() << " fast quantizers were compared");
   // Widths around the 16- and 32-value vector steps; runs around the AVX-512 quantizer's 16 tokens; zeros;
   // rounding ties (absmax 127 makes x · 127 / absmax = x, and x = k + 0.5); a maximum in the scalar tail.
-  // Rows are 3 bytes longer than the values: the padding must stay as it was.
+  // Rows are 3 bytes longer than quantized_stride(cols): the values are followed by zeros up to it, and the
+  // bytes past it stay as they were.
   for (const int64_t cols : {1, 7, 15, 16, 17, 31, 32, 33, 48, 70, 96, 384, 1000}) {
     auto x = torch::randn({35, cols}) * torch::linspace(0.01, 10, 35).unsqueeze(1);
     x[1].zero_();
@@ -117,13 +121,17 @@ TEST_CASE("The AVX2 and AVX-512 token quantizers give the reference's values, sc
     x[2][cols - 1] = 127;
     x[3][cols - 1] = 1e3;
     x[17] = x[2];
-    const int64_t stride = cols + 3;
+    const int64_t stride = quantized_stride(cols) + 3;
     for (const int64_t tokens : {1, 4, 16, 17, 35}) {
       CAPTURE(cols, tokens);
       std::vector<int8_t> expected(tokens * stride, 55);
       std::vector<float> expected_scale(tokens);
       std::vector<int32_t> expected_sum(tokens);
       quantize_tokens_reference(x.data_ptr<float>(), tokens, cols, stride, expected.data(), expected_scale.data(), expected_sum.data());
+      for (int64_t n = 0; n < tokens; ++n) {
+        CHECK(std::all_of(&expected[n * stride + cols], &expected[n * stride + quantized_stride(cols)], [](int8_t v) { return v == 0; }));
+        CHECK(std::all_of(&expected[n * stride + quantized_stride(cols)], &expected[(n + 1) * stride], [](int8_t v) { return v == 55; }));
+      }
       for (const auto quantize : quantizers) {
         std::vector<int8_t> actual(tokens * stride, 55);
         std::vector<float> actual_scale(tokens);
@@ -144,21 +152,29 @@ TEST_CASE("The int8 kernels compute the same integer sums", "[deploy]") {
     // α = 1, scale = 1, no bias: the outputs are the integer sums themselves (exact in float).
     c.matrix.alpha.assign(rows, 1.0f);
     const auto x = torch::randn({tokens, cols}) * 3;
-    auto q = quantize_tokens(x.data_ptr<float>(), tokens, cols, c.matrix.padded_cols());
+    auto q = quantize_tokens(x.data_ptr<float>(), tokens, cols);
     q.scale.assign(tokens, 1.0f);
-    const auto values = torch::from_blob(q.values.data(), {tokens, c.matrix.padded_cols()}, torch::kInt8).slice(1, 0, cols);
+    const auto values = torch::from_blob(q.values.data(), {tokens, q.stride}, torch::kInt8).slice(1, 0, cols);
     const auto expected = torch::matmul(values.to(torch::kLong), c.trits.to(torch::kLong).t()).to(torch::kFloat);
-    const auto reference = run_int8(int8_kernel_reference, c.matrix, q);
-    CHECK(torch::equal(reference, expected));
-    if (cpu_has_avx2()) CHECK(torch::equal(run_int8(int8_kernel_avx2, c.matrix, q), expected));
-    if (cpu_has_avx512_vnni()) CHECK(torch::equal(run_int8(int8_kernel_avx512_vnni, c.matrix, q), expected));
+    // The same tokens with 64 bytes of garbage after each row: a kernel that reads past quantized_stride(cols)
+    // (into a matrix's padded block) gets other sums.
+    QuantizedTokens poisoned = q;
+    poisoned.stride = q.stride + 64;
+    poisoned.values.assign(static_cast<size_t>(tokens * poisoned.stride), 85);
+    for (int64_t n = 0; n < tokens; ++n) std::copy_n(&q.values[n * q.stride], q.stride, &poisoned.values[n * poisoned.stride]);
+    for (const auto& tokens_in : {q, poisoned}) {
+      CAPTURE(tokens_in.stride);
+      CHECK(torch::equal(run_int8(int8_kernel_reference, c.matrix, tokens_in), expected));
+      if (cpu_has_avx2()) CHECK(torch::equal(run_int8(int8_kernel_avx2, c.matrix, tokens_in), expected));
+      if (cpu_has_avx512_vnni()) CHECK(torch::equal(run_int8(int8_kernel_avx512_vnni, c.matrix, tokens_in), expected));
+    }
   }
   // Extreme values: every activation ±127 against every weight ±1 (the int16 partial sums' worst case).
   auto c = random_case(4, 3072, false);
   c.matrix = pack_matrix(torch::ones({4, 3072}, torch::kInt8).data_ptr<int8_t>(), 4, 3072);
   c.matrix.alpha.assign(4, 1.0f);
   const auto x = torch::ones({2, 3072});
-  auto q = quantize_tokens(x.data_ptr<float>(), 2, 3072, c.matrix.padded_cols());
+  auto q = quantize_tokens(x.data_ptr<float>(), 2, 3072);
   q.scale.assign(2, 1.0f);
   CHECK(torch::equal(run_int8(int8_kernel_reference, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
   if (cpu_has_avx2()) CHECK(torch::equal(run_int8(int8_kernel_avx2, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
@@ -200,7 +216,7 @@ TEST_CASE("A packed layer splits its rows, or its many tokens, across threads an
   const auto expected = mode == PackedMode::kExact
                             ? run_exact(exact_kernel_reference, c.matrix, flat)
                             : run_int8(int8_kernel_reference, c.matrix,
-                                       quantize_tokens(flat.data_ptr<float>(), tokens, 200, c.matrix.padded_cols()));
+                                       quantize_tokens(flat.data_ptr<float>(), tokens, 200));
   CHECK(relative_error(serial.reshape({tokens, 37}), expected) < 1e-6);
 }
 

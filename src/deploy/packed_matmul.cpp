@@ -34,13 +34,13 @@ void int8_matmul(const PackedTernaryMatrix& w, const float* x, int64_t tokens, f
   if (threads > 1 && tokens >= kMinTokensPerThread * threads) {
     parallel_chunks(tokens, round_up((tokens + threads - 1) / threads, kInt8TokenTile), [&](int64_t begin, int64_t end) {
       auto& quantized = thread_buffer();
-      quantize_tokens(x + begin * w.cols, end - begin, w.cols, w.padded_cols(), quantized);
+      quantize_tokens(x + begin * w.cols, end - begin, w.cols, quantized);
       kernel(w, quantized, 0, w.rows, y + begin * w.rows);
     });
     return;
   }
   auto& quantized = thread_buffer();
-  quantize_tokens(x, tokens, w.cols, w.padded_cols(), quantized);
+  quantize_tokens(x, tokens, w.cols, quantized);
   parallel_chunks(w.rows, round_up((w.rows + threads - 1) / threads, kInt8RowTile),
                   [&](int64_t begin, int64_t end) { kernel(w, quantized, begin, end, y); });
 }

@@ -45,18 +45,21 @@ void quantize_tokens_reference(const float* x, int64_t tokens, int64_t cols, int
     for (int64_t k = 0; k < cols; ++k) absmax = std::max(absmax, std::abs(token[k]));
     // As quant::AbsmaxTokenQuantizer: the 1e-5 floor keeps an all-zero token finite.
     const float to_int = 127.0f / std::max(absmax, 1e-5f);
+    int8_t* row = values + n * stride;
     int32_t total = 0;
     for (int64_t k = 0; k < cols; ++k) {
-      values[n * stride + k] = quantize_value(token[k], to_int);
-      total += values[n * stride + k];
+      row[k] = quantize_value(token[k], to_int);
+      total += row[k];
     }
+    std::fill(row + cols, row + quantized_stride(cols), int8_t{0});
     scale[n] = 1.0f / to_int;
     sum[n] = total;
   }
 }
 
-void quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride, QuantizedTokens& out) {
+void quantize_tokens(const float* x, int64_t tokens, int64_t cols, QuantizedTokens& out) {
   const TokenQuantizer quantize = best_token_quantizer();
+  const int64_t stride = quantized_stride(cols);
   out.tokens = tokens;
   out.stride = stride;
   out.values.resize(static_cast<size_t>(tokens * stride));
@@ -65,14 +68,12 @@ void quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t strid
   parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
     quantize(x + begin * cols, end - begin, cols, stride, out.values.data() + begin * stride, out.scale.data() + begin,
              out.sum.data() + begin);
-    // The kernels read whole blocks.
-    for (int64_t n = begin; n < end; ++n) std::fill(out.values.begin() + n * stride + cols, out.values.begin() + (n + 1) * stride, 0);
   });
 }
 
-QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride) {
+QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols) {
   QuantizedTokens q;
-  quantize_tokens(x, tokens, cols, stride, q);
+  quantize_tokens(x, tokens, cols, q);
   return q;
 }
 

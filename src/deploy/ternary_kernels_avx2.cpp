@@ -88,10 +88,11 @@ TERVIT_AVX2 void exact_kernel_avx2(const PackedTernaryMatrix& w, const float* x,
 
 // The codes are t + 1 (unsigned, 0..2), which is what maddubs needs as its unsigned operand:
 // Σ (t + 1) · q = Σ t · q + Σ q, so the token's Σ q is subtracted at the end. One step handles 32
-// codes (block b = step / 4, field i = step % 4) of 2 rows against 4 tokens.
+// codes (block b = step / 4, field i = step % 4) of 2 rows against 4 tokens; the steps stop at the
+// last one holding a column, within the tokens' rows.
 TERVIT_AVX2 void int8_kernel_avx2(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin,
                                   int64_t row_end, float* y) {
-  const int64_t steps = w.blocks_per_row() * 4;
+  const int64_t steps = (w.cols + 31) / 32;
   const __m256i ones = _mm256_set1_epi16(1);
   const int64_t chunk = chunk_tokens(q.stride);
   for (int64_t chunk_begin = 0; chunk_begin < q.tokens; chunk_begin += chunk) {
@@ -170,6 +171,7 @@ TERVIT_AVX2 void quantize_token(const float* token, int64_t cols, int8_t* values
     values[k] = quantize_value(token[k], to_int);
     total += values[k];
   }
+  std::fill(values + cols, values + quantized_stride(cols), int8_t{0});
   *scale = 1.0f / to_int;
   *sum = total;
 }

@@ -47,12 +47,17 @@ TERVIT_AVX512_VNNI void decode_row(const PackedTernaryMatrix& w, int64_t row, ui
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + b * Block2Bit::kTrits + 32 * i), x86::block_codes(blocks[b], i));
 }
 
-// int8_output for the 16 (or 4) rows of a vector: float(dot - Σq) · (α · scale) + bias, in that order.
-TERVIT_AVX512_VNNI __m512 outputs16(__m512i sums, int32_t token_sum, float token_scale, const float* alpha, const float* bias) {
-  const __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, _mm512_set1_epi32(token_sum)));
+// int8_output for the 16 rows of a narrow tile's vector, whose sums started at kIntegerMagicBits - Σq:
+// each lane holds the bits of the float 1.5 · 2^23 + dot (|dot| <= 127 · 1024 < 2^22), so one subtraction
+// gives float(dot). The conversion it replaces competes with vpdpbusd for Zen 4's ports, and at 48
+// columns these 16 outputs take a fifth of the tile's time.
+static_assert(127 * kNarrowMaxCols < (1 << 22), "a narrow tile's dots fit the magic constant's mantissa");
+TERVIT_AVX512_VNNI __m512 outputs16(__m512i magic_dots, float token_scale, const float* alpha, const float* bias) {
+  const __m512 dot = _mm512_sub_ps(_mm512_castsi512_ps(magic_dots), _mm512_set1_ps(kIntegerMagic));
   return _mm512_add_ps(_mm512_mul_ps(dot, _mm512_mul_ps(_mm512_load_ps(alpha), _mm512_set1_ps(token_scale))), _mm512_load_ps(bias));
 }
 
+// int8_output for 4 rows: float(dot - Σq) · (α · scale) + bias, in that order.
 TERVIT_AVX512_VNNI __m128 outputs4(__m128i sums, int32_t token_sum, float token_scale, const float* alpha, const float* bias) {
   const __m128 dot = _mm_cvtepi32_ps(_mm_sub_epi32(sums, _mm_set1_epi32(token_sum)));
   return _mm_add_ps(_mm_mul_ps(dot, _mm_mul_ps(_mm_load_ps(alpha), _mm_set1_ps(token_scale))), _mm_load_ps(bias));
@@ -119,6 +124,47 @@ TERVIT_AVX512_VNNI void wide_tiles(const PackedTernaryMatrix& w, const Quantized
   }
 }
 
+// One narrow tile: the 32 rows whose interleaved codes are at `codes` against tokens [n, n + 8) (the last
+// of the chunk repeated where it ends sooner). y points at the tile's first output. A whole tile (every
+// row and token real) stores from registers without masks: masked stores cost Zen 4 several percent of
+// this kernel at 48 columns. A partial one goes through memory, since indexing the accumulators by a
+// run-time count would keep them there in the loop. Separate instances keep GCC from copying the
+// accumulators around each vpdpbusd, as it does when one loop feeds both.
+template <bool kWhole>
+TERVIT_AVX512_VNNI inline void narrow_tile(const uint8_t* codes, int64_t used_groups, const QuantizedTokens& q, int64_t n,
+                                           int64_t chunk_end, const RowTile<kNarrowRowTile>& tile, const __mmask16* store_mask,
+                                           float* y, int64_t rows) {
+  constexpr int64_t kGroupBytes = kNarrowRowTile * 4;
+  int64_t token[kNarrowTokenTile];
+  for (int64_t t = 0; t < kNarrowTokenTile; ++t) token[t] = kWhole ? n + t : std::min(n + t, chunk_end - 1);
+  __m512i sum[kNarrowVectors][kNarrowTokenTile];
+  for (int64_t t = 0; t < kNarrowTokenTile; ++t)
+    for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = _mm512_set1_epi32(kIntegerMagicBits - q.sum[token[t]]);
+  for (int64_t kg = 0; kg < used_groups; ++kg) {
+    __m512i c[kNarrowVectors];
+    for (int64_t v = 0; v < kNarrowVectors; ++v) c[v] = _mm512_loadu_si512(codes + kg * kGroupBytes + 64 * v);
+    for (int64_t t = 0; t < kNarrowTokenTile; ++t) {
+      int32_t four;
+      std::memcpy(&four, q.values.data() + token[t] * q.stride + 4 * kg, 4);
+      const __m512i a = _mm512_set1_epi32(four);
+      for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = _mm512_dpbusd_epi32(sum[v][t], c[v], a);
+    }
+  }
+  if (kWhole) {
+    for (int64_t t = 0; t < kNarrowTokenTile; ++t)
+      for (int64_t v = 0; v < kNarrowVectors; ++v)
+        _mm512_storeu_ps(y + t * rows + v * kLanes, outputs16(sum[v][t], q.scale[n + t], tile.alpha + v * kLanes, tile.bias + v * kLanes));
+    return;
+  }
+  alignas(64) int32_t sums[kNarrowVectors][kNarrowTokenTile][kLanes];
+  for (int64_t v = 0; v < kNarrowVectors; ++v)
+    for (int64_t t = 0; t < kNarrowTokenTile; ++t) _mm512_store_si512(sums[v][t], sum[v][t]);
+  for (int64_t t = 0; t < std::min(kNarrowTokenTile, chunk_end - n); ++t)
+    for (int64_t v = 0; v < kNarrowVectors; ++v)
+      _mm512_mask_storeu_ps(y + t * rows + v * kLanes, store_mask[v],
+                            outputs16(_mm512_load_si512(sums[v][t]), q.scale[n + t], tile.alpha + v * kLanes, tile.bias + v * kLanes));
+}
+
 TERVIT_AVX512_VNNI void narrow_tiles(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t chunk_begin, int64_t chunk_end,
                                      int64_t row_begin, int64_t row_end, uint8_t* codes, uint8_t* row_bytes, float* y) {
   const int64_t used_groups = (w.cols + 3) / 4;  // 4 columns per lane and step
@@ -133,31 +179,13 @@ TERVIT_AVX512_VNNI void narrow_tiles(const PackedTernaryMatrix& w, const Quantiz
     __mmask16 store_mask[kNarrowVectors];
     for (int64_t v = 0; v < kNarrowVectors; ++v)
       store_mask[v] = static_cast<__mmask16>(first_lanes(row_end - r - v * kLanes, kLanes));
+    const bool whole_rows = row_end - r >= kNarrowRowTile;
     for (int64_t n = chunk_begin; n < chunk_end; n += kNarrowTokenTile) {
-      const int8_t* token[kNarrowTokenTile];
-      for (int64_t t = 0; t < kNarrowTokenTile; ++t) token[t] = q.values.data() + std::min(n + t, chunk_end - 1) * q.stride;
-      __m512i sum[kNarrowVectors][kNarrowTokenTile];
-      for (auto& vector_sums : sum)
-        for (auto& s : vector_sums) s = _mm512_setzero_si512();
-      for (int64_t kg = 0; kg < used_groups; ++kg) {
-        __m512i c[kNarrowVectors];
-        for (int64_t v = 0; v < kNarrowVectors; ++v) c[v] = _mm512_loadu_si512(codes + kg * kGroupBytes + 64 * v);
-        for (int64_t t = 0; t < kNarrowTokenTile; ++t) {
-          int32_t four;
-          std::memcpy(&four, token[t] + 4 * kg, 4);
-          const __m512i a = _mm512_set1_epi32(four);
-          for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = _mm512_dpbusd_epi32(sum[v][t], c[v], a);
-        }
-      }
-      // Through memory: indexing the accumulators by a run-time count would keep them there in the loop.
-      alignas(64) int32_t sums[kNarrowVectors][kNarrowTokenTile][kLanes];
-      for (int64_t v = 0; v < kNarrowVectors; ++v)
-        for (int64_t t = 0; t < kNarrowTokenTile; ++t) _mm512_store_si512(sums[v][t], sum[v][t]);
-      for (int64_t t = 0; t < std::min(kNarrowTokenTile, chunk_end - n); ++t)
-        for (int64_t v = 0; v < kNarrowVectors; ++v)
-          _mm512_mask_storeu_ps(y + (n + t) * w.rows + r + v * kLanes, store_mask[v],
-                                outputs16(_mm512_load_si512(sums[v][t]), q.sum[n + t], q.scale[n + t], tile.alpha + v * kLanes,
-                                          tile.bias + v * kLanes));
+      float* out = y + n * w.rows + r;
+      if (whole_rows && n + kNarrowTokenTile <= chunk_end)
+        narrow_tile<true>(codes, used_groups, q, n, chunk_end, tile, store_mask, out, w.rows);
+      else
+        narrow_tile<false>(codes, used_groups, q, n, chunk_end, tile, store_mask, out, w.rows);
     }
   }
 }
@@ -181,13 +209,18 @@ TERVIT_AVX512_VNNI void few_tokens(const PackedTernaryMatrix& w, const Quantized
   const __m512i high_fields = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi8(0x30), _mm512_set1_epi8(static_cast<char>(0xC0)));
   const __m512i low_shifts = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi32(0), _mm512_set1_epi32(2));
   const __m512i high_shifts = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi32(4), _mm512_set1_epi32(6));
+  // The tokens' rows, zero-padded to whole blocks: a few tokens cost little to copy, and the loop below
+  // then reads every block whole.
+  const int64_t padded = w.padded_cols();
+  std::vector<int8_t> tokens(static_cast<size_t>(q.tokens * padded), 0);
+  for (int64_t n = 0; n < q.tokens; ++n) std::memcpy(&tokens[n * padded], &q.values[n * q.stride], static_cast<size_t>(w.cols));
   for (int64_t r = row_begin; r < row_end; r += kRowTile) {
     const RowTile<kRowTile> tile(w, r, row_end);
     const auto row_mask = static_cast<__mmask8>(first_lanes(row_end - r, kRowTile));
     const Block2Bit* blocks[kRowTile];
     for (int64_t j = 0; j < kRowTile; ++j) blocks[j] = w.row(tile.rows[j]);
     for (int64_t n = 0; n < q.tokens; ++n) {
-      const int8_t* token = q.values.data() + n * q.stride;
+      const int8_t* token = tokens.data() + n * padded;
       __m512i low[kRowTile], high[kRowTile];
       for (int64_t j = 0; j < kRowTile; ++j) low[j] = high[j] = _mm512_setzero_si512();
       for (int64_t b = 0; b < w.blocks_per_row(); ++b) {
@@ -232,11 +265,15 @@ TERVIT_AVX512_VNNI __m512 add16(__m512 a, __m512 b) {
 }
 
 // 16 tokens (fewer at the end: the last one repeated, its results stored once). Their maxima, factors,
-// scales and sums are computed 16 at a time, so the per-token cost is the pass over its values.
+// scales and sums are computed 16 at a time, so the per-token cost is the pass over its values. A
+// nonzero kFixedVectors is the width in vectors (cols = 16 · kFixedVectors), known to the compiler:
+// narrow tokens (Swin's patches have 48 values) then run without loop overhead.
+template <int64_t kFixedVectors>
 TERVIT_AVX512_VNNI void quantize16_tokens(const float* x, int64_t count, int64_t cols, int64_t stride, int8_t* values, float* scale,
                                           int32_t* sum) {
-  const int64_t vector_cols = cols / kLanes * kLanes;
-  const auto tail = static_cast<__mmask16>(first_lanes(cols - vector_cols, kLanes));
+  const int64_t vector_cols = kFixedVectors > 0 ? kFixedVectors * kLanes : cols / kLanes * kLanes;
+  const auto tail = static_cast<__mmask16>(kFixedVectors > 0 ? 0 : first_lanes(cols - vector_cols, kLanes));
+  const int64_t written = tail ? vector_cols + kLanes : vector_cols;
   const auto stored = static_cast<__mmask16>(first_lanes(count, kLanes));
   const float* token[kLanes];
   for (int64_t t = 0; t < kLanes; ++t) token[t] = x + std::min(t, count - 1) * cols;
@@ -254,26 +291,47 @@ TERVIT_AVX512_VNNI void quantize16_tokens(const float* x, int64_t count, int64_t
     const __m512 factor = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(t)), to_int);
     int8_t* out = values + std::min(t, count - 1) * stride;
     __m512i total = _mm512_setzero_si512();
-    if (tail) {
+    if (tail) {  // the lanes past cols load as 0 and are stored as 0
       total = quantize16(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols), factor);
-      _mm_mask_storeu_epi8(out + vector_cols, tail, _mm512_cvtepi32_epi8(total));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + vector_cols), _mm512_cvtepi32_epi8(total));
     }
     for (int64_t k = 0; k < vector_cols; k += kLanes) {
       const __m512i integer = quantize16(_mm512_loadu_ps(token[t] + k), factor);
       total = _mm512_add_epi32(total, integer);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm512_cvtepi32_epi8(integer));
     }
+    for (int64_t k = written; k < quantized_stride(cols); k += kLanes) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm_setzero_si128());
     lanes[t] = _mm512_castsi512_ps(total);
   }
   _mm512_mask_storeu_epi32(sum, stored, _mm512_castps_si512(reduce_each(lanes, add16)));
+}
+
+// Runs of 16 tokens; a last run of fewer than 8 (a batch-1 classifier head has one token) goes one token
+// at a time through the AVX2 quantizer, which gives the same values, instead of repeating its last token
+// over 16 lanes.
+template <int64_t kFixedVectors>
+TERVIT_AVX512_VNNI void quantize_runs(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                                      int32_t* sum) {
+  for (int64_t n = 0; n < tokens; n += kLanes) {
+    const int64_t count = std::min(kLanes, tokens - n);
+    if (count < kLanes / 2)
+      quantize_tokens_avx2(x + n * cols, count, cols, stride, values + n * stride, scale + n, sum + n);
+    else
+      quantize16_tokens<kFixedVectors>(x + n * cols, count, cols, stride, values + n * stride, scale + n, sum + n);
+  }
 }
 
 }  // namespace
 
 void quantize_tokens_avx512(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
                             int32_t* sum) {
-  for (int64_t n = 0; n < tokens; n += kLanes)
-    quantize16_tokens(x + n * cols, std::min(kLanes, tokens - n), cols, stride, values + n * stride, scale + n, sum + n);
+  switch (cols) {
+    case 16: return quantize_runs<1>(x, tokens, cols, stride, values, scale, sum);
+    case 32: return quantize_runs<2>(x, tokens, cols, stride, values, scale, sum);
+    case 48: return quantize_runs<3>(x, tokens, cols, stride, values, scale, sum);
+    case 64: return quantize_runs<4>(x, tokens, cols, stride, values, scale, sum);
+    default: return quantize_runs<0>(x, tokens, cols, stride, values, scale, sum);
+  }
 }
 
 // Σ (t + 1) · q = Σ t · q + Σ q, as in the AVX2 kernel: the token's Σ q is subtracted at the end. Columns

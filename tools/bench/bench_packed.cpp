@@ -115,7 +115,7 @@ int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& th
         const auto seconds = seconds_per_call(
             {[&] { torch::nn::functional::linear(x, weight, bias); }, [&] { exact.forward(x); }, [&] { int8.forward(x); },
              [&] {
-               const auto q = deploy::quantize_tokens(x.data_ptr<float>(), tokens, in, matrix.padded_cols());
+               const auto q = deploy::quantize_tokens(x.data_ptr<float>(), tokens, in);
                at::parallel_for(0, out, 16, [&](int64_t begin, int64_t end) { deploy::int8_kernel_avx2(matrix, q, begin, end, y.data()); });
              }},
             min_seconds, 3, kGemmRounds);

@@ -24,9 +24,13 @@ void exact_kernel_avx2(const PackedTernaryMatrix& w, const float* x, int64_t tok
                        int64_t row_end, float* y);
 
 // Activations quantized per token to int8 as BitNet does (absmax: q = round(x · 127 / max|x|)).
+// Each token's row is quantized_stride(cols) bytes: its values, then zeros up to the next multiple of 64.
+// No kernel reads past that, so a matrix's 128-trit blocks never make a token touch a cache line its
+// values do not fill.
+inline int64_t quantized_stride(int64_t cols) { return (cols + 63) / 64 * 64; }
 struct QuantizedTokens {
   int64_t tokens = 0;
-  int64_t stride = 0;           // the matrix's padded_cols(): values past cols are 0
+  int64_t stride = 0;           // quantized_stride(cols): values past cols are 0
   std::vector<int8_t> values;   // tokens x stride
   std::vector<float> scale;     // x ≈ q · scale, per token
   std::vector<int32_t> sum;     // Σ q per token: the fast kernels' offset correction
@@ -34,18 +38,22 @@ struct QuantizedTokens {
 // x is tokens x cols, row-major; runs of tokens are quantized in parallel by the best of the quantizers
 // below (equal results). The second form reuses `out`'s buffers: a layer called again and
 // again allocates (and faults in) nothing after the first call.
-QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride);
-void quantize_tokens(const float* x, int64_t tokens, int64_t cols, int64_t stride, QuantizedTokens& out);
+QuantizedTokens quantize_tokens(const float* x, int64_t tokens, int64_t cols);
+void quantize_tokens(const float* x, int64_t tokens, int64_t cols, QuantizedTokens& out);
+// 1.5 · 2^23, and its bits: a float near it holds an integer of magnitude below 2^22 exactly in the low
+// bits of its mantissa, so adding it rounds a float to an integer and subtracting it turns such bits into
+// the integer's float, both without a conversion instruction.
+constexpr float kIntegerMagic = 12582912.0f;
+constexpr int32_t kIntegerMagicBits = 0x4B400000;
 // One activation as the token quantizers round it: clamp(x · to_int, ±127), then to the nearest integer,
-// half to even as torch.round does. Adding and subtracting 1.5 · 2^23 rounds without a libm call
-// (|value| <= 127 here).
+// half to even as torch.round does (|value| <= 127, so the magic constant rounds it without a libm call).
 inline int8_t quantize_value(float x, float to_int) {
-  constexpr float kRoundingMagic = 12582912.0f;
   const float value = std::clamp(x * to_int, -127.0f, 127.0f);
-  return static_cast<int8_t>((value + kRoundingMagic) - kRoundingMagic);
+  return static_cast<int8_t>((value + kIntegerMagic) - kIntegerMagic);
 }
-// A run of tokens (x: tokens x cols, row-major): row n's values at values + n · stride, [0, cols) only (the
-// padding is the caller's), its scale and Σ values at scale[n] and sum[n].
+// A run of tokens (x: tokens x cols, row-major): row n at values + n · stride, its values in [0, cols) and
+// zeros in [cols, quantized_stride(cols)) (bytes past that are left alone; stride is at least that), its
+// scale and Σ values at scale[n] and sum[n].
 using TokenQuantizer = void (*)(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
                                 int32_t* sum);
 void quantize_tokens_reference(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
