@@ -198,8 +198,9 @@ TEST_CASE("A packed layer splits its rows, or its many tokens, across threads an
   });
   CHECK(seen.size() == 2);
 
-  const auto c = random_case(37, 200, true);
-  // 6 tokens: the threads take rows; 150: in int8 mode they take tokens (at least 64 each).
+  // 6 tokens: the threads take rows; 150: in int8 mode they take tokens (at least 64 each). Both products
+  // are large enough for two threads in int8 mode (at least 2^17 multiply-adds each).
+  const auto c = random_case(301, 200, true);
   const int64_t per_image = GENERATE(3, 75);
   const auto x = torch::randn({2, per_image, 200});
   const auto mode = GENERATE(PackedMode::kExact, PackedMode::kInt8);
@@ -209,7 +210,7 @@ TEST_CASE("A packed layer splits its rows, or its many tokens, across threads an
   tervit::set_threads(1);
   const auto serial = layer.forward(x);
   tervit::set_threads(threads);
-  CHECK(parallel.sizes() == std::vector<int64_t>{2, per_image, 37});
+  CHECK(parallel.sizes() == std::vector<int64_t>{2, per_image, 301});
   CHECK(torch::equal(parallel, serial));
   const int64_t tokens = 2 * per_image;
   const auto flat = x.reshape({tokens, 200});
@@ -217,7 +218,7 @@ TEST_CASE("A packed layer splits its rows, or its many tokens, across threads an
                             ? run_exact(exact_kernel_reference, c.matrix, flat)
                             : run_int8(int8_kernel_reference, c.matrix,
                                        quantize_tokens(flat.data_ptr<float>(), tokens, 200));
-  CHECK(relative_error(serial.reshape({tokens, 37}), expected) < 1e-6);
+  CHECK(relative_error(serial.reshape({tokens, 301}), expected) < 1e-6);
 }
 
 TEST_CASE("A packed layer refuses inputs it cannot run", "[deploy]") {

@@ -1,5 +1,7 @@
 #include "tervit/deploy/packed_matmul.h"
 
+#include <algorithm>
+
 #include "src/deploy/parallel_chunks.h"
 #include "tervit/core/error.h"
 #include "tervit/deploy/ternary_kernels.h"
@@ -15,6 +17,9 @@ constexpr int64_t kInt8RowTile = 32;
 constexpr int64_t kInt8TokenTile = 8;
 // Below this many tokens per thread, threads split the output channels instead of the tokens.
 constexpr int64_t kMinTokensPerThread = 64;
+// Products smaller than this many multiply-adds per thread take fewer threads: waking a second thread
+// costs about as long as a batch-1 384x384 product (150 K multiply-adds, 2 µs).
+constexpr int64_t kMinProductsPerThread = int64_t{1} << 17;
 
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
@@ -30,7 +35,7 @@ QuantizedTokens& thread_buffer() {
 // quantized together and each thread takes a run of rows.
 void int8_matmul(const PackedTernaryMatrix& w, const float* x, int64_t tokens, float* y) {
   const auto kernel = best_int8_kernel();
-  const int64_t threads = worker_count();
+  const int64_t threads = std::clamp<int64_t>(tokens * w.rows * w.cols / kMinProductsPerThread, 1, worker_count());
   if (threads > 1 && tokens >= kMinTokensPerThread * threads) {
     parallel_chunks(tokens, round_up((tokens + threads - 1) / threads, kInt8TokenTile), [&](int64_t begin, int64_t end) {
       auto& quantized = thread_buffer();
