@@ -126,10 +126,10 @@ TERVIT_AVX512_VNNI void wide_tiles(const PackedTernaryMatrix& w, const Quantized
 
 // One narrow tile: the 32 rows whose interleaved codes are at `codes` against tokens [n, n + 8) (the last
 // of the chunk repeated where it ends sooner). y points at the tile's first output. A whole tile (every
-// row and token real) stores from registers without masks: masked stores cost Zen 4 several percent of
-// this kernel at 48 columns. A partial one goes through memory, since indexing the accumulators by a
-// run-time count would keep them there in the loop. Separate instances keep GCC from copying the
-// accumulators around each vpdpbusd, as it does when one loop feeds both.
+// row and token real) stores from registers without masks. A partial one goes through memory, since
+// indexing the accumulators by a run-time count would keep them there in the loop. Separate instances
+// keep GCC from copying the accumulators around each vpdpbusd, as it does when one loop feeds both
+// (together 10% of this kernel at 48 columns).
 template <bool kWhole>
 TERVIT_AVX512_VNNI inline void narrow_tile(const uint8_t* codes, int64_t used_groups, const QuantizedTokens& q, int64_t n,
                                            int64_t chunk_end, const RowTile<kNarrowRowTile>& tile, const __mmask16* store_mask,
@@ -300,7 +300,8 @@ TERVIT_AVX512_VNNI void quantize16_tokens(const float* x, int64_t count, int64_t
       total = _mm512_add_epi32(total, integer);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm512_cvtepi32_epi8(integer));
     }
-    for (int64_t k = written; k < quantized_stride(cols); k += kLanes) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm_setzero_si128());
+    for (int64_t k = written; k < quantized_stride(cols); k += kLanes)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm_setzero_si128());
     lanes[t] = _mm512_castsi512_ps(total);
   }
   _mm512_mask_storeu_epi32(sum, stored, _mm512_castps_si512(reduce_each(lanes, add16)));
