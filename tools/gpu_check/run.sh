@@ -23,7 +23,7 @@ echo "== built in $(( $(date +%s) - start )) s"
 build-cuda/tervit_tests "[cuda]" 2>&1 | tee "$logs/cuda_tests.log" | tail -40
 build-cuda/bench_train_step --device cuda --amp bf16 --batch 128 --steps 10 2>&1 | tail -3
 build-cuda/bench_train_step --device cuda --amp none --batch 128 --steps 10 2>&1 | tail -3
-# 8 tests at once, 2 OpenMP threads each: with LibTorch's default (one per core), 128 spinning threads on
-# 16 cores made the full-size packing test (4 s alone) run past its 120 s timeout.
+# 8 tests at once, 2 OpenMP threads each. With LibTorch's default (one per core) in each of them, the
+# full-size packing test, seconds long alone, ran past its 120 s timeout.
 (cd build-cuda && OMP_NUM_THREADS=2 timeout 240 ctest --parallel 8 --timeout 120 --output-on-failure > "$logs/ctest.log" 2>&1)
 grep -E "tests passed|\*\*\*Failed|Timeout|Exception" "$logs/ctest.log" | head -60
