@@ -1,6 +1,7 @@
 #include "test_helpers.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -51,6 +52,8 @@ void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(std::min(count, bytes.size())));
 }
+
+void skip_test(const std::string& reason) { std::printf("tervit-test-skipped: %s\n", reason.c_str()); }
 
 std::string executable(const std::string& program) { return std::string(TERVIT_BINARY_DIR) + "/" + program; }
 

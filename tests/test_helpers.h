@@ -65,6 +65,10 @@ std::optional<int> exit_code_if_done(int pid);
 // test's next moments), for the rendezvous of data-parallel tests.
 int free_port();
 
+// Reports the running test case as skipped (ctest reads this line: SKIP_REGULAR_EXPRESSION in CMakeLists.txt),
+// for a test whose premise this host lacks. The caller returns after it.
+void skip_test(const std::string& reason);
+
 // The message of the tervit::Error `body` throws, or "" when it returns.
 template <typename Body>
 std::string error_message(Body body) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tervit/core/cpu_environment.h"
 #include "tervit/core/error.h"
 #include "tervit/core/exit_codes.h"
 #include "tervit/core/peak_memory.h"
@@ -115,6 +116,8 @@ int run(const RunOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tervit::prepare_cpu_environment(argv);
+  for (const auto& note : tervit::cpu_environment_notes()) std::fprintf(stderr, "tervit-run: %s\n", note.c_str());
   CLI::App app{"tervit-run: run a packed ternary model on tervit's LibTorch-free runtime: classify images, or measure speed "
                "and memory on synthetic ones"};
   RunOptions options;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "tervit/core/cpu_environment.h"
 #include "tervit/core/error.h"
 #include "tervit/core/runtime.h"
 
@@ -23,6 +24,7 @@ torch::Device start_runtime(const std::string& program, const RuntimeOptions& op
 }
 
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  prepare_cpu_environment(argv);
   init_logging();  // errors before start_runtime must reach stderr too
   try {
     app.parse(argc, argv);

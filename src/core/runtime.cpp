@@ -12,7 +12,9 @@
 #include <malloc.h>
 #endif
 
+#include "tervit/core/cpu_environment.h"
 #include "tervit/core/error.h"
+#include "tervit/core/thread_budget.h"
 
 namespace tervit {
 
@@ -39,7 +41,9 @@ torch::Device resolve_device(const std::string& spec) {
 int set_threads(int threads) {
   if (threads < 0) throw Error("threads must be >= 0 (0 keeps LibTorch's default), got " + std::to_string(threads));
   if (threads > 0) torch::set_num_threads(threads);
-  return torch::get_num_threads();
+  const int requested = torch::get_num_threads();
+  start_thread_budget(requested, [](int count) { torch::set_num_threads(count); });
+  return requested;
 }
 
 std::string loaded_blas_library() {
@@ -74,16 +78,39 @@ double measure_matmul_gflops(const torch::Device& device) {
   return 2.0 * n * n * n * repeats / seconds / 1e9;
 }
 
+namespace {
+
+double minimum_expected_gflops(const CpuFeatures& cpu, int threads) {
+  // sgemm 256 per thread, with room for a busy machine: fitting AVX2 and AVX-512 kernels gave 80-95 on
+  // one thread of a 2-core EPYC, OpenBLAS's Prescott (SSE3) kernels 34, the reference BLAS about 2.
+  return threads * (cpu.avx2 ? 20.0 : 5.0);
+}
+
+}  // namespace
+
 void log_runtime(const std::string& program, const torch::Device& device) {
   spdlog::info("{}: LibTorch {}, device {}, {} threads", program, TORCH_VERSION, device.str(), torch::get_num_threads());
+  for (const auto& note : cpu_environment_notes()) spdlog::info("{}", note);
   if (!device.is_cpu()) return;
   const auto blas = loaded_blas_library();
+  const auto core = openblas_core();
+  const auto cpu = cpu_features();
   const double gflops = measure_matmul_gflops(device);
-  spdlog::info("BLAS {} ({:.1f} GFLOP/s sgemm 256)", blas.empty() ? "linked statically" : blas, gflops);
-  // The library's identity decides; the measurement only when the BLAS is linked in statically
-  // (it is noisy on a loaded machine, and the reference BLAS is ~2 GFLOP/s).
-  if (is_reference_blas(blas) || (blas.empty() && gflops < 3.0))
-    spdlog::warn("the BLAS in use is slow (reference BLAS?): run tools/install_deps.sh to select OpenBLAS");
+  spdlog::info("BLAS {}{} ({:.1f} GFLOP/s sgemm 256)", blas.empty() ? "linked statically" : blas,
+               core.empty() ? "" : ", kernels " + core, gflops);
+  // The library's identity decides first: the measurement is noisy on a loaded machine.
+  const double expected = minimum_expected_gflops(cpu, torch::get_num_threads());
+  if (is_reference_blas(blas))
+    spdlog::warn("the BLAS in use is the reference BLAS, 20-40x slower: run tools/install_deps.sh to select OpenBLAS");
+  else if (!openblas_core_fits(core, cpu))
+    spdlog::warn("OpenBLAS runs its {} kernels, which leave this CPU's {} unused (matrix products several times slower): "
+                 "unset OPENBLAS_CORETYPE, or set it to {}",
+                 core, cpu.avx512 ? "AVX-512" : "AVX2", fitting_openblas_core(cpu));
+  else if (gflops < expected)
+    spdlog::warn("the BLAS measured {:.1f} GFLOP/s where this CPU's vector instructions should give at least {:.0f} on {} threads: "
+                 "other processes may hold the cores (see uptime), or the BLAS runs generic kernels; tools/install_deps.sh "
+                 "selects OpenBLAS",
+                 gflops, expected, torch::get_num_threads());
 }
 
 void init_logging(const std::string& level) {

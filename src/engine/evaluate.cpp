@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "tervit/core/thread_budget.h"
+
 namespace tervit::engine {
 
 std::unique_ptr<data::DataLoader> make_eval_loader(std::vector<data::Sample> samples, const data::EvalTransformOptions& transform,
@@ -29,6 +31,7 @@ EvalResult evaluate(models::VisionModelImpl& model, data::DataLoader& loader, co
   int64_t top1 = 0, top5 = 0, images = 0;
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
+    adapt_threads();
     const auto labels = batch->labels.to(device);
     const auto logits = model.forward(batch->images.to(device)).to(torch::kFloat32);
     loss_sum += torch::nn::functional::cross_entropy(logits, labels,

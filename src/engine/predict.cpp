@@ -1,9 +1,12 @@
 #include "tervit/engine/predict.h"
 
+#include "tervit/core/thread_budget.h"
+
 namespace tervit::engine {
 
 std::vector<Prediction> predict(models::VisionModelImpl& model, const torch::Tensor& images, int64_t topk) {
   torch::NoGradGuard no_grad;
+  adapt_threads();
   model.eval();
   const auto device = model.parameters().front().device();
   const auto logits = model.forward(images.to(device)).to(torch::kCPU, torch::kFloat).contiguous();

@@ -15,6 +15,7 @@
 #include "tervit/core/error.h"
 #include "tervit/core/runtime.h"
 #include "tervit/core/state_dict.h"
+#include "tervit/core/thread_budget.h"
 #include "tervit/core/yaml_json.h"
 #include "tervit/data/random.h"
 #include "tervit/engine/checkpoint.h"
@@ -405,6 +406,7 @@ int Trainer::run() {
       auto interval_start = std::chrono::steady_clock::now();
       const auto label = stage.name + " " + std::to_string(s.position.epoch + 1) + "/" + std::to_string(stage.epochs);
       while (auto batch = loader.next()) {
+        adapt_threads();
         const int64_t b = s.position.batch;
         const bool group_start = b % s.accum_steps() == 0;
         const bool group_end = (b + 1) % s.accum_steps() == 0 || b + 1 == batches;

@@ -7,11 +7,13 @@
 
 #include "src/runtime/network_builders.h"
 #include "tervit/core/error.h"
+#include "tervit/core/thread_budget.h"
 #include "tervit/deploy/packed_metadata.h"
 
 namespace tervit::runtime {
 
 std::vector<float> Model::forward(const float* images, int64_t batch) const {
+  adapt_threads();
   const int64_t image_size = architecture.in_chans * architecture.img_size * architecture.img_size;
   std::vector<float> logits(static_cast<size_t>(batch * architecture.num_classes));
   for (int64_t b = 0; b < batch; ++b) network->forward(images + b * image_size, logits.data() + b * architecture.num_classes);
@@ -33,6 +35,8 @@ Model load_model(WeightFile file, deploy::PackedMode mode) {
   return model;
 }
 
-void set_threads(int threads) { omp_set_num_threads(std::max(threads, 1)); }
+void set_threads(int threads) {
+  start_thread_budget(std::max(threads, 1), [](int count) { omp_set_num_threads(count); });
+}
 
 }  // namespace tervit::runtime

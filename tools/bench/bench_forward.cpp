@@ -8,6 +8,7 @@
 #include "models/registry.h"
 #include "tervit/core/app.h"
 #include "tervit/core/runtime.h"
+#include "tervit/core/thread_budget.h"
 
 namespace {
 
@@ -20,6 +21,7 @@ double images_per_second(tervit::models::VisionModelImpl& model, int64_t batch, 
   const auto start = std::chrono::steady_clock::now();
   double elapsed = 0;
   while (iterations < min_iterations || elapsed < min_seconds) {
+    tervit::adapt_threads();  // as tervit-eval does each batch
     model.forward(images);
     ++iterations;
     elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

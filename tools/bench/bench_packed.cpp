@@ -20,6 +20,7 @@
 #include "tervit/core/error.h"
 #include "tervit/core/peak_memory.h"
 #include "tervit/core/runtime.h"
+#include "tervit/core/thread_budget.h"
 #include "tervit/deploy/packed_model.h"
 #include "tervit/deploy/ternary_kernels.h"
 #include "tervit/quant/quant_layers.h"
@@ -167,7 +168,11 @@ int bench_model(const std::string& mode, const std::string& name, const std::str
     for (const int t : threads) {
       set_threads(t);
       torch::NoGradGuard no_grad;
-      const double seconds = seconds_per_call({[&] { model->forward(images); }}, min_seconds, 2, 1)[0];
+      const double seconds = seconds_per_call({[&] {
+                                                adapt_threads();  // as tervit-eval does each batch
+                                                model->forward(images);
+                                              }},
+                                              min_seconds, 2, 1)[0];
       std::printf("%-30s %-6s %6ld %8d %12.2f %14.1f\n", name.c_str(), mode.c_str(), long(batch), t, batch / seconds,
                   peak_rss_megabytes());
       std::fflush(stdout);

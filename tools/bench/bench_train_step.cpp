@@ -15,6 +15,7 @@
 #include "tervit/core/app.h"
 #include "tervit/core/error.h"
 #include "tervit/core/runtime.h"
+#include "tervit/core/thread_budget.h"
 #include "tervit/engine/gradient_reducer.h"
 #include "tervit/engine/mixed_precision.h"
 #include "tervit/engine/process_group.h"
@@ -51,6 +52,7 @@ Trainee make_trainee(const std::string& name, tervit::quant::WeightQuant weight_
 // One training step; returns its wall time in milliseconds (on a GPU, until its work is done).
 double step_ms(Trainee& trainee, const torch::Tensor& images, const torch::Tensor& labels,
                tervit::engine::AmpMode amp = tervit::engine::AmpMode::kNone) {
+  tervit::adapt_threads();  // as tervit-train does each step
   const auto start = std::chrono::steady_clock::now();
   trainee.optimizer->zero_grad();
   if (trainee.reducer) trainee.reducer->prepare(true);

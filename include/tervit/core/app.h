@@ -22,7 +22,8 @@ void add_runtime_options(CLI::App& app, RuntimeOptions& options);
 // Starts logging, sets threads, resolves the device and logs the runtime report.
 torch::Device start_runtime(const std::string& program, const RuntimeOptions& options);
 
-// Parses the command line and runs `body`, mapping exceptions to exit codes with one clear message.
+// Prepares the CPU libraries' environment (may re-execute the program: cpu_environment.h), parses the
+// command line and runs `body`, mapping exceptions to exit codes with one clear message.
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
 
 }  // namespace tervit

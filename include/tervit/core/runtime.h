@@ -17,7 +17,8 @@ void keep_freed_memory();
 // "cpu", "cuda", "cuda:N" or "auto" (CUDA when available); CUDA without a GPU is an error.
 torch::Device resolve_device(const std::string& spec);
 
-// Sets LibTorch's intra-op threads (OpenMP); 0 keeps the current setting. Returns the count in use.
+// Sets LibTorch's intra-op threads (OpenMP); 0 keeps the current setting. Returns the count in use. That
+// count is the most the thread budget (thread_budget.h) uses while other processes hold cores.
 int set_threads(int threads);
 
 // Path of the BLAS shared library mapped into this process (resolved through update-alternatives
@@ -31,7 +32,8 @@ bool is_reference_blas(const std::string& library_path);
 // Single-precision matrix multiply throughput measured on a small problem (~0.1 s at most).
 double measure_matmul_gflops(const torch::Device& device);
 
-// Logs (spdlog, stderr) the LibTorch version, device, threads and BLAS; warns on a slow BLAS.
+// Logs (spdlog, stderr) the LibTorch version, device, threads, what the CPU environment was given, and the
+// BLAS with its kernels and measured speed; warns, with the remedy, on a slow BLAS or kernels below the CPU.
 void log_runtime(const std::string& program, const torch::Device& device);
 
 // Console logging to stderr (stdout stays free for results); level as spdlog names it ("info", ...).

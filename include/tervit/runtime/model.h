@@ -43,7 +43,8 @@ struct Model {
 Model load_model(const std::filesystem::path& path, deploy::PackedMode mode);
 Model load_model(WeightFile file, deploy::PackedMode mode);
 
-// The OpenMP threads every later forward pass uses (at least 1).
+// The OpenMP threads every later forward pass uses (at least 1; fewer while other processes hold cores:
+// adapt_threads in thread_budget.h).
 void set_threads(int threads);
 
 }  // namespace tervit::runtime

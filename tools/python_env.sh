@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The checkout's Python environment for the peers that tervit is measured against (never the product's
+# path): a virtual environment in .venv (git-ignored) holding the pinned PyPI packages. Idempotent.
+#   bash tools/python_env.sh            onnxruntime (tools/bench_onnxruntime.py)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(onnxruntime==1.31.1)
+[ -x .venv/bin/python ] || python3 -m venv .venv
+missing=()
+for p in "${packages[@]}"; do
+  .venv/bin/python -m pip show "${p%%==*}" 2>/dev/null | grep -qx "Version: ${p##*==}" || missing+=("$p")
+done
+if ((${#missing[@]})); then .venv/bin/python -m pip install -q "${missing[@]}"; fi
+echo "[python_env] .venv: ${packages[*]}"
