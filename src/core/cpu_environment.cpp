@@ -72,9 +72,6 @@ std::vector<EnvironmentSetting> missing_cpu_settings(const std::function<const c
     settings.push_back({"OPENBLAS_CORETYPE", fitting_openblas_core(cpu),
                         "OpenBLAS chose its " + blas_core + " kernels, which leave this CPU's " + (cpu.avx512 ? "AVX-512" : "AVX2") +
                             " unused"});
-  if (!is_set(getenv, "OMP_WAIT_POLICY") && !is_set(getenv, "GOMP_SPINCOUNT"))
-    settings.push_back({"GOMP_SPINCOUNT", kOpenMpSpinCount,
-                        "idle OpenMP threads sleep soon rather than spin on cores that other processes may need"});
   return settings;
 }
 
@@ -86,7 +83,10 @@ void prepare_cpu_environment(char** argv) {
     return;
   }
   const auto settings = missing_cpu_settings(std::getenv, openblas_core(), cpu_features());
-  if (settings.empty()) return;
+  if (!settings.empty()) apply_by_reexecuting(settings, argv);
+}
+
+void apply_by_reexecuting(const std::vector<EnvironmentSetting>& settings, char** argv) {
   std::string prepared;
   for (const auto& setting : settings) {
     setenv(setting.name.c_str(), setting.value.c_str(), 1);

@@ -16,8 +16,11 @@
 namespace tervit {
 namespace {
 
-// Long enough for /proc/stat's 10 ms ticks to give the load to a few percent of a core.
-constexpr std::chrono::milliseconds kResampleInterval{500};
+// /proc/stat counts in 10 ms ticks, so a reading gives the load to about a tenth of a core per CPU. A new
+// count takes two readings in a row that agree (a fifth of a second): a virtual machine's CPUs are taken
+// by the host (steal time) in short bursts, which are not worth changing the count (and the float
+// rounding) for; a run of a few seconds beside a busy core loses only that fifth.
+constexpr std::chrono::milliseconds kResampleInterval{100};
 
 std::vector<int> allowed_cpus() {
   std::vector<int> cpus;
@@ -39,6 +42,7 @@ double own_cpu_seconds() {
 struct Budget {
   int requested = 1;
   int applied = 1;
+  int proposed = 1;  // the previous sample's count
   bool adapts = true;
   std::function<void(int)> apply;
   OtherProcessesLoad load;
@@ -90,7 +94,7 @@ int threads_left_free(int requested, int cpu_count, double others_busy_cores) {
 void start_thread_budget(int requested, std::function<void(int)> apply) {
   std::lock_guard<std::mutex> lock(budget_mutex);
   auto next = std::make_unique<Budget>();
-  next->requested = next->applied = std::max(requested, 1);
+  next->requested = next->applied = next->proposed = std::max(requested, 1);
   // Fixed threads: the thread count can change float rounding (LibTorch's per-thread partial sums), so a
   // run that must repeat bit for bit on a machine whose load varies keeps its count.
   const char* fixed = std::getenv("TERVIT_FIXED_THREADS");
@@ -108,7 +112,9 @@ void adapt_threads() {
   if (now - b->last < kResampleInterval) return;
   b->last = now;
   const int threads = threads_left_free(b->requested, b->load.cpu_count(), b->load.busy_cores());
-  if (threads == b->applied) return;
+  const bool confirmed = threads == b->proposed;
+  b->proposed = threads;
+  if (!confirmed || threads == b->applied) return;
   b->applied = threads;
   b->apply(threads);
 }

@@ -1,8 +1,11 @@
 #pragma once
-// The settings that the CPU libraries read once, while they are being loaded, before main() runs:
-// OpenBLAS's choice of kernels (OPENBLAS_CORETYPE) and how long OpenMP's idle threads spin before they
-// sleep (GOMP_SPINCOUNT). setenv() in main() is too late for both, so a program whose environment lacks a
-// setting re-executes itself once with it set. LibTorch-free: tervit-run prepares its process too.
+// The settings that the CPU libraries read once, while they are being loaded, before main() runs: here
+// OpenBLAS's choice of kernels (OPENBLAS_CORETYPE). setenv() in main() is too late, so a program whose
+// environment lacks a setting re-executes itself once with it set (some 0.4 s for a LibTorch program,
+// only where a setting is missing). LibTorch-free: tervit-run prepares its process too.
+// OpenMP's waiting is left as libgomp sets it: GOMP_SPINCOUNT=1000 (sleep after ~10 µs instead of ~3 ms)
+// cost tervit-run's batch-1 deit_small 10-15% on 2 idle cores, and the thread budget (thread_budget.h)
+// is what keeps a busy core from slowing the programs down.
 #include <functional>
 #include <string>
 #include <vector>
@@ -28,14 +31,6 @@ bool openblas_core_fits(const std::string& core, const CpuFeatures& cpu);
 // The kernel set to ask for on `cpu`: SkylakeX with AVX-512, Haswell with AVX2, "" otherwise.
 std::string fitting_openblas_core(const CpuFeatures& cpu);
 
-// OpenMP threads spin this many rounds (libgomp counts some 100 a microsecond) before they sleep, where
-// libgomp's default spins 300,000. A spinning thread that shares its core with another process holds the
-// core until the scheduler takes it away, and is then late for the next parallel loop: with one core busy,
-// tervit-run's deit_small on 2 threads fell from 23.4 images/s (1 thread) to 10.5-12.5, and the deit_tiny
-// training step took 4.1-4.3 s instead of 2.9. Sleeping at once (0) cost 15-20% of tervit-run's speed on
-// an idle machine, where 1000 kept it.
-constexpr const char* kOpenMpSpinCount = "1000";
-
 struct EnvironmentSetting {
   std::string name;
   std::string value;
@@ -43,14 +38,18 @@ struct EnvironmentSetting {
 };
 
 // The settings this process lacks, given its environment (`getenv`), the OpenBLAS kernels it runs and its
-// CPU. Whatever the user set wins: OPENBLAS_CORETYPE, and OMP_WAIT_POLICY or GOMP_SPINCOUNT.
+// CPU. What the user set wins (OPENBLAS_CORETYPE; the start-up log warns where it does not fit the CPU).
 std::vector<EnvironmentSetting> missing_cpu_settings(const std::function<const char*(const char*)>& getenv,
                                                      const std::string& blas_core, const CpuFeatures& cpu);
 
-// The first call of main(): where settings are missing, sets them and re-executes the program (the same
-// process id, arguments and environment besides), once. Returns when nothing is missing, in the
-// re-executed program, or when re-executing failed (the notes say so).
+// The first call of main(): where settings are missing, applies them (below). Returns when nothing is
+// missing, in the re-executed program, or when re-executing failed (the notes say so).
 void prepare_cpu_environment(char** argv);
+
+// Sets `settings` and re-executes the program (the same process id, arguments, and environment
+// besides); the re-executed program's prepare_cpu_environment records them as notes and does not
+// re-execute again. Returns only if re-executing failed, with the settings undone and a note saying so.
+void apply_by_reexecuting(const std::vector<EnvironmentSetting>& settings, char** argv);
 
 // What prepare_cpu_environment set and why, or why it could not: one line each, for the start-up log.
 const std::vector<std::string>& cpu_environment_notes();
