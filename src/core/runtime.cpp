@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <fstream>
+#include <limits>
 
 #ifdef __GLIBC__
 #include <malloc.h>
