@@ -113,7 +113,7 @@ void log_runtime(const std::string& program, const torch::Device& device) {
   const double expected = minimum_expected_gflops(cpu, torch::get_num_threads());
   if (is_reference_blas(blas))
     spdlog::warn("the BLAS in use is the reference BLAS, 20-40x slower: run tools/install_deps.sh to select OpenBLAS");
-  else if (!openblas_core_fits(core, cpu))
+  else if (!core.empty() && !openblas_core_fits(core, cpu))
     spdlog::warn("OpenBLAS runs its {} kernels, which leave this CPU's {} unused (matrix products several times slower): "
                  "unset OPENBLAS_CORETYPE, or set it to {}",
                  core, cpu.avx512 ? "AVX-512" : "AVX2", fitting_openblas_core(cpu));
