@@ -11,6 +11,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "tervit/core/strings.h"
+
 namespace tervit {
 namespace {
 
@@ -20,11 +22,6 @@ constexpr const char* kPreparedVariable = "TERVIT_CPU_ENVIRONMENT_PREPARED";
 std::vector<std::string>& notes() {
   static std::vector<std::string> lines;
   return lines;
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
 }
 
 bool is_set(const std::function<const char*(const char*)>& getenv, const char* name) {
@@ -56,7 +53,7 @@ std::string openblas_core() {
 bool openblas_core_fits(const std::string& core, const CpuFeatures& cpu) {
   if (!cpu.avx2) return true;
   static const std::array<const char*, 6> avx2_cores = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "excavator"};
-  const auto name = lower(core);
+  const auto name = lowercase(core);
   return std::find(avx2_cores.begin(), avx2_cores.end(), name) != avx2_cores.end();
 }
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -37,11 +36,6 @@ std::optional<int64_t> modification_time(const fs::path& folder) {
   const auto time = fs::last_write_time(folder, error);
   if (error) return std::nullopt;
   return static_cast<int64_t>(time.time_since_epoch().count());
-}
-
-std::string lowercase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
 }
 
 std::string relative_name(const fs::path& path, const fs::path& root) {

@@ -1,11 +1,19 @@
 #pragma once
-// Small string predicates shared across the library (C++17 has no std::string::ends_with).
+// Small string helpers shared across the library (C++17 has no std::string::ends_with).
+#include <algorithm>
+#include <cctype>
 #include <string>
 
 namespace tervit {
 
 inline bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// ASCII letters in lower case (file extensions, library names).
+inline std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
 }
 
 }  // namespace tervit
