@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "src/deploy/parallel_chunks.h"
+#include "tervit/core/cpu_environment.h"
 
 namespace tervit::deploy {
 
@@ -90,13 +91,7 @@ void int8_kernel_reference(const PackedTernaryMatrix& w, const QuantizedTokens& 
   }
 }
 
-bool cpu_has_avx2() {
-#if defined(__x86_64__) || defined(__i386__)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
+bool cpu_has_avx2() { return cpu_features().avx2; }
 
 ExactKernel best_exact_kernel() { return cpu_has_avx2() ? exact_kernel_avx2 : exact_kernel_reference; }
 
