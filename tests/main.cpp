@@ -1,5 +1,5 @@
-// The suite runs in the environment the programs prepare for themselves (fitting BLAS kernels, OpenMP
-// threads that sleep when idle), which re-executes each test process once.
+// The suite runs in the environment the programs prepare for themselves (fitting BLAS kernels), which
+// re-executes a test process once on a CPU whose OpenBLAS kernels do not fit.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
