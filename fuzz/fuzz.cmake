@@ -4,16 +4,12 @@ if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   message(FATAL_ERROR "TERVIT_FUZZ needs clang for libFuzzer: configure with -DCMAKE_CXX_COMPILER=clang++")
 endif()
 
-# Only the parsers and what they call are compiled: core, quant, deploy and models (the packed-model
+# Only the parsers and what they call are compiled: core, libtorch, kernels, image, quant, deploy and models (the packed-model
 # reader builds the model its metadata describes, and checks its preprocessing), the image decoders and the
 # trainer-state reader.
 # Leaving out the loaders and the trainer halves the (slow) clang build.
-file(GLOB TERVIT_PARSER_SOURCES CONFIGURE_DEPENDS
-  ${PROJECT_SOURCE_DIR}/src/core/*.cpp
-  ${PROJECT_SOURCE_DIR}/src/quant/*.cpp
-  ${PROJECT_SOURCE_DIR}/src/deploy/*.cpp
-  ${PROJECT_SOURCE_DIR}/models/*.cpp)
-list(APPEND TERVIT_PARSER_SOURCES ${TERVIT_IMAGE_SOURCES}
+tervit_sources(TERVIT_PARSER_SOURCES src/core src/libtorch src/kernels src/image src/quant src/deploy models)
+list(APPEND TERVIT_PARSER_SOURCES
   ${PROJECT_SOURCE_DIR}/src/data/image_decode.cpp
   ${PROJECT_SOURCE_DIR}/src/data/encoded_image.cpp
   ${PROJECT_SOURCE_DIR}/src/engine/trainer_state.cpp)

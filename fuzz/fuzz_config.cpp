@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-#include "tervit/core/config.h"
+#include "tervit/engine/run_config.h"
 #include "tervit/core/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -19,10 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::istringstream lines(text);
     for (std::string line; std::getline(lines, line);)
       if (line.rfind("#--set ", 0) == 0) tervit::apply_override(root, line.substr(7));
-    resolved = tervit::resolve_config(root).dump();
+    resolved = tervit::engine::read_run_config(root).tree.dump();
   } catch (const tervit::Error&) {
     return 0;
   }
-  tervit::resolve_config(tervit::parse_yaml_config(resolved, "resolved config"));
+  tervit::engine::read_run_config(tervit::parse_yaml_config(resolved, "resolved config"));
   return 0;
 }

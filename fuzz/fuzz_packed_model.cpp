@@ -7,7 +7,7 @@
 
 #include "models/pretrained.h"
 #include "tervit/core/error.h"
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 #include "tervit/deploy/packed_model.h"
 
 namespace {
@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto file = tervit::parse_safetensors(data, size, "input");
     const auto architecture = tervit::models::architecture_from_metadata(file.metadata);
     if (architecture && rough_weight_count(*architecture) > kMaxFuzzWeights) return 0;
-    auto packed = tervit::deploy::load_packed_model(file, "input", tervit::deploy::PackedMode::kExact);
+    auto packed = tervit::deploy::load_packed_model(file, "input", tervit::kernels::PackedMode::kExact);
     torch::NoGradGuard no_grad;
     const int64_t side = packed.model->img_size();
     packed.model->forward(torch::zeros({1, packed.model->in_chans(), side, side}));

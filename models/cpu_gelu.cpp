@@ -1,6 +1,6 @@
 #include "models/cpu_gelu.h"
 
-#include "tervit/runtime/float_ops.h"
+#include "tervit/kernels/float_ops.h"
 
 namespace tervit::models {
 
@@ -8,7 +8,7 @@ namespace {
 
 torch::Tensor gelu_values(const torch::Tensor& x) {
   auto y = torch::empty_like(x);
-  runtime::gelu(x.data_ptr<float>(), x.numel(), y.data_ptr<float>());
+  kernels::gelu(x.data_ptr<float>(), x.numel(), y.data_ptr<float>());
   return y;
 }
 
@@ -23,7 +23,7 @@ class CpuGeluFunction : public torch::autograd::Function<CpuGeluFunction> {
     const auto x = ctx->get_saved_variables()[0];
     const auto grad = grads[0].contiguous();
     auto grad_x = torch::empty_like(x);
-    runtime::gelu_backward(x.data_ptr<float>(), grad.data_ptr<float>(), x.numel(), grad_x.data_ptr<float>());
+    kernels::gelu_backward(x.data_ptr<float>(), grad.data_ptr<float>(), x.numel(), grad_x.data_ptr<float>());
     return {grad_x};
   }
 };

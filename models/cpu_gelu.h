@@ -1,6 +1,6 @@
 #pragma once
 // GELU (exact, erf form) for float32 CPU tensors as one autograd function on the runtime's kernels
-// (tervit/runtime/float_ops.h). LibTorch 1.13's CPU GELU evaluates erf and, in its gradient, a separate
+// (tervit/kernels/float_ops.h). LibTorch 1.13's CPU GELU evaluates erf and, in its gradient, a separate
 // Sleef exponential; these share one fast exponential between Φ and the normal density.
 #include <torch/torch.h>
 

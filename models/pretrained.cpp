@@ -4,7 +4,7 @@
 #include <regex>
 
 #include "tervit/core/error.h"
-#include "tervit/data/eval_crop.h"
+#include "tervit/image/eval_crop.h"
 
 namespace tervit::models {
 
@@ -55,6 +55,6 @@ std::optional<ModelArchitecture> architecture_from_metadata(const std::map<std::
   return model_architecture(family->second, fields);
 }
 
-double default_crop_pct(const ModelArchitecture& architecture) { return data::default_crop_pct(family_name(architecture)); }
+double default_crop_pct(const ModelArchitecture& architecture) { return image::default_crop_pct(family_name(architecture)); }
 
 }  // namespace tervit::models

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "models/registry.h"
-#include "tervit/core/state_dict.h"
+#include "tervit/libtorch/state_dict.h"
 
 namespace tervit::models {
 

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "tervit/core/closest_match.h"
 #include "tervit/core/error.h"
 
@@ -48,15 +50,28 @@ T as(const YAML::Node& node, const std::string& field) {
   }
 }
 
+// One architecture field: set from YAML (config overrides, and metadata JSON, which is YAML) and read as
+// JSON (the "config" model files record). The table of a family is the one list of its fields.
 template <typename Options>
-using FieldSetters = std::map<std::string, std::function<void(Options&, const YAML::Node&, const std::string&)>>;
+struct Field {
+  std::function<void(Options&, const YAML::Node&, const std::string&)> set;
+  std::function<nlohmann::json(const Options&)> get;
+};
 
-// Binds a field name to an options setter, converting the YAML value to the setter's type.
-#define TERVIT_FIELD(Options, type, field) \
-  {#field, [](Options& o, const YAML::Node& n, const std::string& k) { o.field(as<type>(n, k)); }}
+template <typename Options>
+using FieldTable = std::map<std::string, Field<Options>>;
 
-const FieldSetters<DeiTOptions>& deit_fields() {
-  static const FieldSetters<DeiTOptions> fields{
+// Binds a field name to an options setter (converting the YAML value to the setter's type) and its getter.
+#define TERVIT_FIELD(Options, type, field)                                                          \
+  {                                                                                                 \
+    #field, Field<Options> {                                                                        \
+      [](Options& o, const YAML::Node& n, const std::string& k) { o.field(as<type>(n, k)); },      \
+          [](const Options& o) { return nlohmann::json(o.field()); }                                \
+    }                                                                                               \
+  }
+
+const FieldTable<DeiTOptions>& deit_fields() {
+  static const FieldTable<DeiTOptions> fields{
       TERVIT_FIELD(DeiTOptions, int64_t, img_size),       TERVIT_FIELD(DeiTOptions, int64_t, patch_size),
       TERVIT_FIELD(DeiTOptions, int64_t, in_chans),       TERVIT_FIELD(DeiTOptions, int64_t, num_classes),
       TERVIT_FIELD(DeiTOptions, int64_t, embed_dim),      TERVIT_FIELD(DeiTOptions, int64_t, depth),
@@ -69,9 +84,9 @@ const FieldSetters<DeiTOptions>& deit_fields() {
   return fields;
 }
 
-const FieldSetters<SwinOptions>& swin_fields() {
+const FieldTable<SwinOptions>& swin_fields() {
   using IntList = std::vector<int64_t>;
-  static const FieldSetters<SwinOptions> fields{
+  static const FieldTable<SwinOptions> fields{
       TERVIT_FIELD(SwinOptions, int64_t, img_size),      TERVIT_FIELD(SwinOptions, int64_t, patch_size),
       TERVIT_FIELD(SwinOptions, int64_t, in_chans),      TERVIT_FIELD(SwinOptions, int64_t, num_classes),
       TERVIT_FIELD(SwinOptions, int64_t, embed_dim),     TERVIT_FIELD(SwinOptions, IntList, depths),
@@ -85,20 +100,20 @@ const FieldSetters<SwinOptions>& swin_fields() {
 #undef TERVIT_FIELD
 
 template <typename Options>
-std::vector<std::string> field_names(const FieldSetters<Options>& fields) {
+std::vector<std::string> field_names(const FieldTable<Options>& fields) {
   std::vector<std::string> names;
   for (const auto& entry : fields) names.push_back(entry.first);
   return names;
 }
 
 template <typename Options>
-void apply_overrides(Options& options, const FieldSetters<Options>& fields, const YAML::Node& overrides) {
+void apply_overrides(Options& options, const FieldTable<Options>& fields, const YAML::Node& overrides) {
   for (const auto& item : overrides) {
     const auto key = item.first.as<std::string>();
     const auto setter = fields.find(key);
     if (setter == fields.end())
       throw Error("model." + key + ": unknown architecture field" + did_you_mean(key, field_names(fields)));
-    setter->second(options, item.second, key);
+    setter->second.set(options, item.second, key);
   }
 }
 
@@ -181,6 +196,16 @@ ModelArchitecture model_architecture(const std::string& name, const YAML::Node& 
 
 std::vector<std::string> architecture_fields(const ModelArchitecture& architecture) {
   return std::holds_alternative<DeiTOptions>(architecture) ? field_names(deit_fields()) : field_names(swin_fields());
+}
+
+nlohmann::json architecture_json(const ModelArchitecture& architecture) {
+  nlohmann::json fields = nlohmann::json::object();
+  const auto write = [&](const auto& options, const auto& table) {
+    for (const auto& [name, field] : table) fields[name] = field.get(options);
+  };
+  if (const auto* deit_options = std::get_if<DeiTOptions>(&architecture)) write(*deit_options, deit_fields());
+  else write(std::get<SwinOptions>(architecture), swin_fields());
+  return fields;
 }
 
 std::string family_name(const ModelArchitecture& architecture) {

@@ -1,6 +1,7 @@
 #pragma once
 // Named model variants as timm names them, and custom architectures from config: a family name
 // ("deit", "swin") or a variant name, plus per-field overrides (img_size, depth, heads, ...).
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <string>
@@ -27,6 +28,10 @@ ModelArchitecture model_architecture(const std::string& name, const YAML::Node& 
 
 // The fields an architecture of this family accepts as overrides.
 std::vector<std::string> architecture_fields(const ModelArchitecture& architecture);
+
+// Every field of the architecture, by name: what model files record as their "config" metadata, which
+// model_architecture(family_name(a), fields) reads back to `a`.
+nlohmann::json architecture_json(const ModelArchitecture& architecture);
 
 std::string family_name(const ModelArchitecture& architecture);
 

@@ -4,10 +4,13 @@
 
 #include "test_helpers.h"
 #include "tervit/core/closest_match.h"
-#include "tervit/core/config.h"
+#include "tervit/engine/run_config.h"
 #include "tervit/core/error.h"
 
 using namespace tervit;
+using tervit::engine::load_run_config;
+using tervit::engine::read_run_config;
+using tervit::engine::RunConfig;
 
 namespace {
 const char* kMinimal = R"(
@@ -19,10 +22,10 @@ stages:
   - {name: ternary, epochs: 1, weight_quant: ternary, lr: 1e-4}
 )";
 
-Config resolve(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+RunConfig resolve(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
   auto root = YAML::Load(yaml);
   for (const auto& o : overrides) apply_override(root, o);
-  return resolve_config(root);
+  return read_run_config(root);
 }
 }  // namespace
 
@@ -35,23 +38,29 @@ TEST_CASE("Suggestions find typos and shortened names", "[config]") {
 
 TEST_CASE("A valid config resolves with defaults filled in", "[config]") {
   const auto config = resolve(kMinimal);
-  CHECK(config.get<std::string>("model.name") == "deit_tiny_patch16_224");
-  CHECK(config.get<int>("data.batch_size") == 64);
-  CHECK(config.get<std::string>("runtime.device") == "auto");
-  CHECK(config.node("stages").size() == 2);
-  CHECK(config.node("stages")[0]["weight_quant"].as<std::string>() == "fp");
-  CHECK(config.node("stages")[1]["lr"].as<double>() == Approx(1e-4));
-  CHECK(config.node("stages")[0]["lr"].as<double>() == Approx(5e-4));
+  CHECK(config.model.name == "deit_tiny_patch16_224");
+  CHECK(config.data.batch_size == 64);
+  CHECK(config.data.interpolation == tervit::image::Interpolation::kBicubic);
+  CHECK(config.runtime.device == "auto");
+  CHECK(config.checkpoint.on_write_error == tervit::engine::WriteErrorPolicy::kStop);
+  REQUIRE(config.stages.size() == 2);
+  CHECK(config.stages[0].quant.weight_quant() == tervit::quant::WeightQuant::kFp);
+  CHECK(config.stages[1].lr == Approx(1e-4));
+  CHECK(config.stages[0].lr == Approx(5e-4));
+  // The typed fields come from the resolved tree, defaults filled in, which the run folder records.
+  CHECK(config.tree.get<int>("data.batch_size") == 64);
+  CHECK(config.tree.node("stages")[0]["weight_quant"].as<std::string>() == "fp");
   // The resolved tree is itself a valid config that resolves to the same thing.
-  CHECK(resolve(config.dump()).dump() == config.dump());
+  CHECK(resolve(config.tree.dump()).tree.dump() == config.tree.dump());
 }
 
 TEST_CASE("Overrides given with --set keep YAML types and create sections", "[config]") {
   const auto config = resolve(kMinimal, {"data.batch_size=128", "runtime.threads=2", "model.architecture.depth=3", "data.mean=[0.5, 0.5, 0.5]"});
-  CHECK(config.get<int>("data.batch_size") == 128);
-  CHECK(config.get<int>("runtime.threads") == 2);
-  CHECK(config.node("model.architecture")["depth"].as<int>() == 3);
-  CHECK(config.node("data.mean")[2].as<double>() == Approx(0.5));
+  CHECK(config.data.batch_size == 128);
+  CHECK(config.runtime.threads == 2);
+  CHECK(std::get<tervit::models::DeiTOptions>(config.model.architecture).depth() == 3);
+  CHECK(config.model.architecture_overrides["depth"] == 3);
+  CHECK(config.data.mean[2] == Approx(0.5));
   YAML::Node root = YAML::Load(kMinimal);
   CHECK_THROWS_WITH(apply_override(root, "data.batch_size"), Catch::Contains("key=value"));
 }
@@ -91,13 +100,13 @@ TEST_CASE("Bad configs name the key, the value and what was expected", "[config]
 
 TEST_CASE("Config files: errors name the file", "[config]") {
   testing::TempDir dir;
-  CHECK_THROWS_WITH(load_config(dir / "missing.yaml"), Catch::Contains("missing.yaml"));
+  CHECK_THROWS_WITH(load_run_config(dir / "missing.yaml"), Catch::Contains("missing.yaml"));
   std::ofstream(dir / "broken.yaml") << "model: [unclosed\n";
-  CHECK_THROWS_WITH(load_config(dir / "broken.yaml"), Catch::Contains("broken.yaml") && Catch::Contains("line"));
+  CHECK_THROWS_WITH(load_run_config(dir / "broken.yaml"), Catch::Contains("broken.yaml") && Catch::Contains("line"));
   std::ofstream(dir / "bad.yaml") << kMinimal << "runtime: {seed: x}\n";
-  CHECK_THROWS_WITH(load_config(dir / "bad.yaml"), Catch::Contains("bad.yaml") && Catch::Contains("runtime.seed"));
+  CHECK_THROWS_WITH(load_run_config(dir / "bad.yaml"), Catch::Contains("bad.yaml") && Catch::Contains("runtime.seed"));
   std::ofstream(dir / "good.yaml") << kMinimal;
-  CHECK(load_config(dir / "good.yaml", {"runtime.seed=7"}).get<int>("runtime.seed") == 7);
+  CHECK(load_run_config(dir / "good.yaml", {"runtime.seed=7"}).runtime.seed == 7);
 }
 
 TEST_CASE("Every shipped config in configs/ is valid", "[config]") {
@@ -105,7 +114,7 @@ TEST_CASE("Every shipped config in configs/ is valid", "[config]") {
   for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(TERVIT_SOURCE_DIR) / "configs")) {
     if (entry.path().extension() != ".yaml") continue;
     CAPTURE(entry.path().string());
-    CHECK_NOTHROW(load_config(entry.path()));
+    CHECK_NOTHROW(load_run_config(entry.path()));
     ++count;
   }
   CHECK(count >= 7);  // the demo and TerViT on DeiT-T/S/B and Swin-T/S/B

@@ -17,7 +17,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "tervit/core/cpu_environment.h"
-#include "tervit/core/runtime.h"
+#include "tervit/libtorch/process.h"
 #include "tervit/core/thread_budget.h"
 #include "test_helpers.h"
 

@@ -31,8 +31,8 @@ TEST_CASE("tervit-export packs float weights and reports the file's real size", 
   CHECK(summary["bits"] == "1.6");
   CHECK(summary["packed_layers"] == 10);
   CHECK(summary["float_layers"] == 0);
-  const auto packed = deploy::load_packed_model(out, deploy::PackedMode::kExact);
-  CHECK(packed.bits == deploy::PackedBits::k1_6);
+  const auto packed = deploy::load_packed_model(out, kernels::PackedMode::kExact);
+  CHECK(packed.bits == kernels::PackedBits::k1_6);
   CHECK(packed.quant.granularity() == quant::Granularity::kLayer);
   CHECK(packed.class_names.at(9) == "class9");
 }
@@ -53,7 +53,7 @@ TEST_CASE("tervit-export packs a checkpoint folder with the quantizer settings i
   const auto file = read_safetensors(out);
   CHECK(file.tensors.count("head.fc.weight"));  // excluded: stored in float
   CHECK_FALSE(file.tensors.count("head.fc.weight.packed"));
-  const auto packed = deploy::load_packed_model(out, deploy::PackedMode::kExact);
+  const auto packed = deploy::load_packed_model(out, kernels::PackedMode::kExact);
   CHECK(deploy::quant_spec_json(packed.quant) == deploy::quant_spec_json(spec));
   // The run's eval preprocessing travels with the model; the rest of its data section does not.
   CHECK(packed.preprocess == nlohmann::json::parse(
@@ -99,7 +99,7 @@ TEST_CASE("tervit-export refuses what it cannot pack", "[deploy][cli]") {
   CHECK_THAT(int8.err, Catch::Contains("packs ternary weights"));
   const auto bits = testing::run(dir, "tervit-export", weights + " --bits 3");
   CHECK(bits.exit_code == 2);
-  CHECK_THAT(bits.err, Catch::Contains("expected 2 or 1.6"));
+  CHECK_THAT(bits.err, Catch::Contains("expected one of 2, 1.6"));
   const auto none = testing::run(dir, "tervit-export", "--out " + (dir / "x").string());
   CHECK(none.exit_code == 2);
   CHECK_THAT(none.err, Catch::Contains("either --checkpoint DIR or --weights FILE"));

@@ -3,10 +3,10 @@
 // model that holds exactly the values a packed file stores (the reference of exact mode).
 #include "models/pretrained.h"
 #include "test_helpers.h"
-#include "tervit/core/safetensors.h"
-#include "tervit/core/state_dict.h"
+#include "tervit/libtorch/safetensors.h"
+#include "tervit/libtorch/state_dict.h"
 #include "tervit/core/strings.h"
-#include "tervit/deploy/packed_blocks.h"
+#include "tervit/kernels/packed_blocks.h"
 #include "tervit/deploy/packed_format.h"
 #include "tervit/quant/quant_spec.h"
 
@@ -43,27 +43,27 @@ inline SafetensorsData packed_fixture(const std::string& name, const quant::Quan
 inline models::VisionModel stored_values_model(const SafetensorsData& file) {
   auto model = models::create_model(*models::architecture_from_metadata(file.metadata));
   model->eval();
-  const auto bits = deploy::parse_packed_bits(file.metadata.at("bits"));
+  const auto bits = kernels::packed_bits_names().parse(file.metadata.at("bits"), "bits");
   const auto parameters = model->named_parameters();
   TensorMap tensors;
   for (const auto& [name, tensor] : file.tensors) {
-    if (!ends_with(name, deploy::kPackedWeightSuffix)) {
-      if (!ends_with(name, deploy::kAlphaSuffix)) tensors[name] = tensor;
+    if (!ends_with(name, kernels::kPackedWeightSuffix)) {
+      if (!ends_with(name, kernels::kAlphaSuffix)) tensors[name] = tensor;
       continue;
     }
-    const auto layer = name.substr(0, name.size() - deploy::kPackedWeightSuffix.size());
+    const auto layer = name.substr(0, name.size() - kernels::kPackedWeightSuffix.size());
     const auto shape = parameters[layer + ".weight"].sizes();
     const int64_t rows = shape[0], cols = parameters[layer + ".weight"].numel() / rows;
     auto trits = torch::empty({rows, cols}, torch::kInt8);
     const auto* blocks = tensor.data_ptr<uint8_t>();
-    if (bits == deploy::PackedBits::k2) {
+    if (bits == kernels::PackedBits::k2) {
       for (int64_t r = 0; r < rows; ++r)
-        deploy::unpack_2bit(reinterpret_cast<const deploy::Block2Bit*>(blocks) + r * deploy::block_count<deploy::Block2Bit>(cols),
+        kernels::unpack_2bit(reinterpret_cast<const kernels::Block2Bit*>(blocks) + r * kernels::block_count<kernels::Block2Bit>(cols),
                             cols, trits.data_ptr<int8_t>() + r * cols);
     } else {
-      deploy::unpack_1_6bit(reinterpret_cast<const deploy::Block1_6Bit*>(blocks), rows * cols, trits.data_ptr<int8_t>());
+      kernels::unpack_1_6bit(reinterpret_cast<const kernels::Block1_6Bit*>(blocks), rows * cols, trits.data_ptr<int8_t>());
     }
-    const auto alpha = file.tensors.at(layer + deploy::kAlphaSuffix).to(torch::kFloat).unsqueeze(1);
+    const auto alpha = file.tensors.at(layer + kernels::kAlphaSuffix).to(torch::kFloat).unsqueeze(1);
     tensors[layer + ".weight"] = (alpha * trits.to(torch::kFloat)).reshape(shape);
   }
   load_state_dict(*model, tensors, {}, "packed file");

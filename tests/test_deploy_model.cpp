@@ -12,6 +12,7 @@
 
 using namespace tervit;
 using namespace tervit::deploy;
+using namespace tervit::kernels;
 using tervit::testing::packed_fixture;
 using tervit::testing::relative_error;
 using tervit::testing::TempDir;
@@ -40,7 +41,7 @@ TEST_CASE("Exact mode equals the fake-quantized model holding the stored values"
   const auto name = GENERATE(as<std::string>{}, "deit_mini", "swin_mini");
   const auto bits = GENERATE(PackedBits::k2, PackedBits::k1_6);
   const auto granularity = GENERATE(quant::Granularity::kChannel, quant::Granularity::kLayer);
-  CAPTURE(name, packed_bits_name(bits), granularity == quant::Granularity::kChannel);
+  CAPTURE(name, packed_bits_names().name(bits), granularity == quant::Granularity::kChannel);
   const auto spec = ternary().granularity(granularity);
   PackOptions options;
   options.bits = bits;
@@ -107,7 +108,7 @@ TEST_CASE("Packed files of the full-size models are within the issue's sizes", "
     const auto path = dir / "model.safetensors";
     write_safetensors(path, file.tensors, file.metadata);
     const auto bytes = static_cast<double>(std::filesystem::file_size(path));
-    CAPTURE(packed_bits_name(bits), bytes);
+    CAPTURE(packed_bits_names().name(bits), bytes);
     CHECK(bytes <= limit);
   }
 }
@@ -166,7 +167,7 @@ TEST_CASE("Bad packed files are rejected with a clear error", "[deploy]") {
     CHECK_THAT(load_error(file), Catch::Contains("3 names for a model of 10 classes"));
     file = good;
     file.metadata["bits"] = "3";
-    CHECK_THAT(load_error(file), Catch::Contains("expected 2 or 1.6"));
+    CHECK_THAT(load_error(file), Catch::Contains("expected one of 2, 1.6"));
   }
   SECTION("preprocessing metadata that is malformed") {
     auto file = good;

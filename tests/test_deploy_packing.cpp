@@ -7,10 +7,10 @@
 #include <random>
 #include <vector>
 
-#include "tervit/deploy/packed_blocks.h"
-#include "tervit/deploy/packed_matrix.h"
+#include "tervit/kernels/packed_blocks.h"
+#include "tervit/kernels/packed_matrix.h"
 
-using namespace tervit::deploy;
+using namespace tervit::kernels;
 
 namespace {
 

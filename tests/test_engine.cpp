@@ -6,7 +6,7 @@
 #include "tervit/engine/lr_schedule.h"
 #include "tervit/engine/mixed_precision.h"
 #include "tervit/engine/param_groups.h"
-#include "tervit/engine/prediction.h"
+#include "tervit/runtime/prediction.h"
 
 using namespace tervit::engine;
 
@@ -70,7 +70,7 @@ TEST_CASE("The fp16 loss scaler unscales gradients, and halves its scale and ski
 
 TEST_CASE("A prediction holds the softmax's top k, ties to the lower class, and the logits", "[engine]") {
   const std::vector<float> logits{1.0f, 3.0f, 3.0f, 0.0f};
-  const auto prediction = tervit::engine::prediction_from_logits(logits.data(), 4, 3);
+  const auto prediction = tervit::runtime::prediction_from_logits(logits.data(), 4, 3);
   const auto expected = torch::tensor(logits, torch::kDouble).softmax(0);
   REQUIRE(prediction.topk.size() == 3);
   const int64_t order[] = {1, 2, 0};
@@ -79,5 +79,5 @@ TEST_CASE("A prediction holds the softmax's top k, ties to the lower class, and 
     CHECK(prediction.topk[i].second == Approx(expected[order[i]].item<double>()).epsilon(1e-12));
   }
   CHECK(prediction.logits == logits);
-  CHECK(tervit::engine::prediction_from_logits(logits.data(), 4, 10).topk.size() == 4);
+  CHECK(tervit::runtime::prediction_from_logits(logits.data(), 4, 10).topk.size() == 4);
 }

@@ -13,12 +13,13 @@
 
 #include "tervit/core/error.h"
 #include "tervit/data/image_decode.h"
-#include "tervit/data/jpeg_decode.h"
+#include "tervit/image/jpeg_decode.h"
 #include "tervit/data/random.h"
 #include "test_helpers.h"
 
 namespace fs = std::filesystem;
 using namespace tervit::data;
+using namespace tervit::image;
 
 namespace {
 

@@ -13,6 +13,7 @@
 namespace fs = std::filesystem;
 using tervit::testing::TempDir;
 using namespace tervit::data;
+using namespace tervit::image;
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include "models/registry.h"
 #include "test_helpers.h"
 #include "tervit/core/error.h"
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 
 using namespace tervit;
 using namespace tervit::models;

@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "tervit/data/image_errors.h"
-#include "tervit/data/png_decode.h"
+#include "tervit/image/image_errors.h"
+#include "tervit/image/png_decode.h"
 
-using tervit::data::decode_png_rgb;
-using tervit::data::is_png;
+using tervit::image::decode_png_rgb;
+using tervit::image::is_png;
 
 namespace {
 
@@ -138,7 +138,7 @@ TEST_CASE("decode_png_rgb rejects broken PNGs naming them", "[data]") {
   for (const auto& [name, bytes] : {std::make_pair("truncated.png", truncated), std::make_pair("no_end.png", no_end),
                                     std::make_pair("corrupt.png", corrupt), std::make_pair("huge.png", huge)}) {
     CAPTURE(name);
-    CHECK_THROWS_AS(decode_png_rgb(bytes.data(), bytes.size(), name), tervit::data::ImageDecodeError);
+    CHECK_THROWS_AS(decode_png_rgb(bytes.data(), bytes.size(), name), tervit::image::ImageDecodeError);
     CHECK_THROWS_WITH(decode_png_rgb(bytes.data(), bytes.size(), name), Catch::Contains(name));
   }
   CHECK_THROWS_WITH(decode_png_rgb(huge.data(), huge.size(), "huge.png"), Catch::Contains("too large"));

@@ -10,7 +10,7 @@
 #include "models/registry.h"
 #include "test_helpers.h"
 #include "tervit/core/error.h"
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 #include "tervit/quant/diagnostics.h"
 #include "tervit/quant/model_size.h"
 #include "tervit/quant/quant_layers.h"

@@ -6,6 +6,7 @@
 #include "tervit/data/rand_augment.h"
 
 using namespace tervit::data;
+using namespace tervit::image;
 
 namespace {
 

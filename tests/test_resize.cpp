@@ -10,10 +10,11 @@
 #include "tervit/core/error.h"
 #include "tervit/data/eval_transform.h"
 #include "tervit/data/image_decode.h"
-#include "tervit/data/resize.h"
+#include "tervit/image/resize.h"
 
 namespace fs = std::filesystem;
 using namespace tervit::data;
+using namespace tervit::image;
 
 namespace {
 
@@ -56,12 +57,12 @@ cv::Mat coordinate_image(int width, int height) {
 
 }  // namespace
 
-TEST_CASE("parse_interpolation knows PIL's filter names", "[data]") {
-  CHECK(parse_interpolation("nearest") == Interpolation::kNearest);
-  CHECK(parse_interpolation("bilinear") == Interpolation::kBilinear);
-  CHECK(parse_interpolation("bicubic") == Interpolation::kBicubic);
-  CHECK_THROWS_AS(parse_interpolation("lanczos"), tervit::Error);
-  CHECK_THROWS_WITH(parse_interpolation("lanczos"), Catch::Contains("lanczos") && Catch::Contains("bicubic") &&
+TEST_CASE("interpolation_names knows PIL's filter names", "[data]") {
+  CHECK(interpolation_names().parse("nearest", "interpolation") == Interpolation::kNearest);
+  CHECK(interpolation_names().parse("bilinear", "interpolation") == Interpolation::kBilinear);
+  CHECK(interpolation_names().parse("bicubic", "interpolation") == Interpolation::kBicubic);
+  CHECK_THROWS_AS(interpolation_names().parse("lanczos", "interpolation"), tervit::Error);
+  CHECK_THROWS_WITH(interpolation_names().parse("lanczos", "interpolation"), Catch::Contains("lanczos") && Catch::Contains("bicubic") &&
                                                         Catch::Contains("bilinear") && Catch::Contains("nearest"));
 }
 
@@ -73,7 +74,7 @@ TEST_CASE("resize_like_pil matches PIL / torchvision Resize(antialias=True)", "[
     INFO(output);
     const cv::Mat input = read_image(kPilFixtures / c["input"].get<std::string>());
     const cv::Mat expected = read_image(kPilFixtures / output);
-    const cv::Mat actual = resize_like_pil(input, c["width"], c["height"], parse_interpolation(c["interpolation"]));
+    const cv::Mat actual = resize_like_pil(input, c["width"], c["height"], interpolation_names().parse(c["interpolation"], "interpolation"));
     const Difference d = difference(actual, expected);
     INFO("max abs diff " << d.max << ", mean " << d.mean[0] << " " << d.mean[1] << " " << d.mean[2]);
     // PIL's fixed-point arithmetic is reproduced, so outputs are bit-exact on x86-64; the bound leaves room for
@@ -105,7 +106,7 @@ TEST_CASE("eval_transform matches timm's eval pipeline run by torchvision", "[da
   EvalTransformOptions options;
   options.img_size = spec["img_size"];
   options.crop_pct = spec["crop_pct"];
-  options.interpolation = parse_interpolation(spec["interpolation"]);
+  options.interpolation = interpolation_names().parse(spec["interpolation"], "interpolation");
   const cv::Mat input = read_image(kPilFixtures / spec["input"].get<std::string>());
   const cv::Mat expected_crop = read_image(kPilFixtures / spec["output_crop"].get<std::string>());
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "tervit/core/error.h"
-#include "tervit/core/runtime.h"
+#include "tervit/libtorch/process.h"
 #include "test_helpers.h"
 
 using namespace tervit;

@@ -13,12 +13,13 @@
 #include "test_deploy_helpers.h"
 #include "tervit/core/error.h"
 #include "tervit/deploy/packed_model.h"
-#include "tervit/deploy/ternary_kernels.h"
+#include "tervit/kernels/ternary_kernels.h"
 #include "tervit/runtime/model.h"
-#include "src/runtime/float_kernels.h"
+#include "src/kernels/float_kernels.h"
 
 using namespace tervit;
 using namespace tervit::deploy;
+using namespace tervit::kernels;
 using tervit::testing::packed_fixture;
 using tervit::testing::relative_error;
 using tervit::testing::TempDir;
@@ -74,7 +75,7 @@ std::string runtime_error(const SafetensorsData& file) {
 TEST_CASE("The runtime computes what the LibTorch packed model computes", "[runtime]") {
   const auto name = GENERATE(as<std::string>{}, "deit_mini", "swin_mini");
   const auto bits = GENERATE(PackedBits::k2, PackedBits::k1_6);
-  CAPTURE(name, packed_bits_name(bits));
+  CAPTURE(name, packed_bits_names().name(bits));
   PackOptions options;
   options.bits = bits;
   const auto file = packed_fixture(name, ternary(), options);
@@ -222,22 +223,22 @@ TEST_CASE("The runtime's float kernels: AVX2 equals the reference, and both equa
   torch::manual_seed(5);
   const auto values = torch::randn({1003}) * 4;
   auto reference = torch::empty_like(values), fast = torch::empty_like(values);
-  runtime::gelu_reference(values.data_ptr<float>(), values.numel(), reference.data_ptr<float>());
-  runtime::gelu_avx2(values.data_ptr<float>(), values.numel(), fast.data_ptr<float>());
+  kernels::gelu_reference(values.data_ptr<float>(), values.numel(), reference.data_ptr<float>());
+  kernels::gelu_avx2(values.data_ptr<float>(), values.numel(), fast.data_ptr<float>());
   const auto expected = torch::gelu(values);
   CHECK((reference - expected).abs().max().item<float>() < 1e-6);
   CHECK((fast - expected).abs().max().item<float>() < 1e-6);
   // The gradient against LibTorch's GeluBackward, for an upstream gradient of random signs and sizes.
   const auto grad = torch::randn({1003});
   const auto expected_grad = torch::gelu_backward(grad, values);
-  runtime::gelu_backward_reference(values.data_ptr<float>(), grad.data_ptr<float>(), values.numel(), reference.data_ptr<float>());
-  runtime::gelu_backward_avx2(values.data_ptr<float>(), grad.data_ptr<float>(), values.numel(), fast.data_ptr<float>());
+  kernels::gelu_backward_reference(values.data_ptr<float>(), grad.data_ptr<float>(), values.numel(), reference.data_ptr<float>());
+  kernels::gelu_backward_avx2(values.data_ptr<float>(), grad.data_ptr<float>(), values.numel(), fast.data_ptr<float>());
   CHECK((reference - expected_grad).abs().max().item<float>() < 2e-6);
   CHECK((fast - expected_grad).abs().max().item<float>() < 2e-6);
   reference = values.clone();
   fast = values.clone();
-  runtime::softmax_reference(reference.data_ptr<float>(), reference.numel());
-  runtime::softmax_avx2(fast.data_ptr<float>(), fast.numel());
+  kernels::softmax_reference(reference.data_ptr<float>(), reference.numel());
+  kernels::softmax_avx2(fast.data_ptr<float>(), fast.numel());
   CHECK(relative_error(reference, values.softmax(0)) < 1e-6);
   CHECK(relative_error(fast, values.softmax(0)) < 1e-6);
 
@@ -248,11 +249,11 @@ TEST_CASE("The runtime's float kernels: AVX2 equals the reference, and both equa
   const auto qkv = torch::randn({tokens, stride});
   const auto bias = torch::randn({tokens, tokens});
   const auto region = torch::randint(0, 3, {tokens}, torch::kInt32);
-  runtime::AttentionHead head{qkv.data_ptr<float>(), qkv.data_ptr<float>() + head_dim, qkv.data_ptr<float>() + 2 * head_dim,
+  kernels::AttentionHead head{qkv.data_ptr<float>(), qkv.data_ptr<float>() + head_dim, qkv.data_ptr<float>() + 2 * head_dim,
                               stride, tokens, head_dim, bias.data_ptr<float>(), region.data_ptr<int>()};
   auto out_reference = torch::zeros({tokens, head_dim}), out_fast = torch::zeros({tokens, head_dim});
-  runtime::attention_head_reference(head, out_reference.data_ptr<float>(), head_dim);
-  runtime::attention_head_avx2(head, out_fast.data_ptr<float>(), head_dim);
+  kernels::attention_head_reference(head, out_reference.data_ptr<float>(), head_dim);
+  kernels::attention_head_avx2(head, out_fast.data_ptr<float>(), head_dim);
   const auto q = qkv.slice(1, 0, head_dim), k = qkv.slice(1, head_dim, 2 * head_dim), v = qkv.slice(1, 2 * head_dim, 3 * head_dim);
   const auto mask = (region.unsqueeze(0) != region.unsqueeze(1)).to(torch::kFloat) * -100;
   const auto scores = torch::matmul(q / std::sqrt(static_cast<double>(head_dim)), k.t()) + bias + mask;

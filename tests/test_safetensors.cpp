@@ -11,7 +11,7 @@
 #include <random>
 
 #include "tervit/core/error.h"
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 #include "test_helpers.h"
 
 namespace fs = std::filesystem;

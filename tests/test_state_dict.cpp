@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "tervit/core/error.h"
-#include "tervit/core/safetensors.h"
-#include "tervit/core/state_dict.h"
+#include "tervit/libtorch/safetensors.h"
+#include "tervit/libtorch/state_dict.h"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;

@@ -10,7 +10,7 @@
 
 #include "test_helpers.h"
 #include "test_train_helpers.h"
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 #include "tervit/engine/checkpoint.h"
 
 namespace fs = std::filesystem;

@@ -12,6 +12,7 @@
 #include "tervit/data/train_transform.h"
 
 using namespace tervit::data;
+using namespace tervit::image;
 
 namespace {
 
@@ -210,8 +211,8 @@ TEST_CASE("Random erasing: timm's area and modes", "[loader]") {
     torch::Tensor image = torch::full({3, 8, 8}, 1.0f);
     random_erasing(image, options, rng);
     CHECK(image.eq(1.0f).all().item<bool>());
-    CHECK(parse_erasing_mode("rand") == ErasingMode::kRand);
-    CHECK_THROWS_WITH(parse_erasing_mode("noise"), Catch::Contains("pixel"));
+    CHECK(erasing_mode_names().parse("rand", "erasing mode") == ErasingMode::kRand);
+    CHECK_THROWS_WITH(erasing_mode_names().parse("noise", "erasing mode"), Catch::Contains("pixel"));
   }
 }
 

@@ -8,8 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "tervit/core/app.h"
-#include "tervit/core/runtime.h"
+#include "tervit/libtorch/app.h"
+#include "tervit/libtorch/process.h"
 #include "tervit/data/check.h"
 #include "tervit/data/idx.h"
 #include "tervit/data/image_folder.h"
@@ -35,10 +35,10 @@ int main(int argc, char** argv) {
   check->add_option("--threads", threads, "Decoding threads")->capture_default_str()->check(CLI::PositiveNumber);
 
   return tervit::run_app(app, argc, argv, [&] {
-    tervit::RuntimeOptions runtime;
-    runtime.log_level = log_level;
-    runtime.device = "cpu";
-    tervit::start_runtime("tervit-data", runtime);
+    tervit::ProcessOptions process;
+    process.log_level = log_level;
+    process.device = "cpu";
+    tervit::start_process("tervit-data", process);
     if (*fashion) {
       tervit::data::export_fashion_mnist(source_dir, out_dir, limit);
       return tervit::kExitOk;

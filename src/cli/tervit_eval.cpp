@@ -5,16 +5,16 @@
 #include <iostream>
 
 #include "models/pretrained.h"
-#include "tervit/core/app.h"
+#include "tervit/libtorch/app.h"
 #include "tervit/core/error.h"
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 #include "tervit/data/eval_transform.h"
 #include "tervit/data/image_decode.h"
 #include "tervit/data/image_folder.h"
 #include "tervit/deploy/packed_model.h"
 #include "tervit/engine/checkpoint_model.h"
 #include "tervit/engine/evaluate.h"
-#include "tervit/engine/predict.h"
+#include "tervit/engine/classify.h"
 #include "tervit/quant/model_size.h"
 #include "tervit/quant/quant_spec.h"
 
@@ -51,7 +51,7 @@ struct LoadedModel {
 LoadedModel load_model(const EvalOptions& options, bool quant_given) {
   using namespace tervit;
   if (!options.packed.empty()) {
-    auto packed = deploy::load_packed_model(options.packed, deploy::parse_packed_mode(options.packed_mode));
+    auto packed = deploy::load_packed_model(options.packed, kernels::packed_mode_names().parse(options.packed_mode, "--packed-mode"));
     spdlog::info("{}: {} packed layers, {} kernels, {:.3f} MB file", options.packed, packed.packed_layers, options.packed_mode,
                  static_cast<double>(std::filesystem::file_size(options.packed)) / 1e6);
     // The run's preprocessing recorded by tervit-export stands in for a checkpoint's data section.
@@ -76,18 +76,18 @@ LoadedModel load_model(const EvalOptions& options, bool quant_given) {
 }
 
 // Command-line values win; then a checkpoint's run config (data section) or a packed file's; then timm's defaults.
-tervit::data::EvalTransformOptions eval_transform_options(const EvalOptions& options, const CLI::App& app,
+tervit::image::EvalTransformOptions eval_transform_options(const EvalOptions& options, const CLI::App& app,
                                                           const LoadedModel& loaded) {
   using namespace tervit;
-  data::EvalTransformOptions transform;
+  image::EvalTransformOptions transform;
   transform.img_size = static_cast<int>(loaded.model->img_size());
   const auto run_data = loaded.run_config ? loaded.run_config["data"] : YAML::Node();
   const auto from_run = [&](const char* option, const char* key) { return app.count(option) == 0 && run_data && run_data[key]; };
   transform.crop_pct = options.crop_pct > 0           ? options.crop_pct
                        : from_run("--crop-pct", "crop_pct") ? run_data["crop_pct"].as<double>()
                                                          : models::default_crop_pct(loaded.architecture);
-  transform.interpolation = data::parse_interpolation(
-      from_run("--interpolation", "interpolation") ? run_data["interpolation"].as<std::string>() : options.interpolation);
+  transform.interpolation = image::interpolation_names().parse(
+      from_run("--interpolation", "interpolation") ? run_data["interpolation"].as<std::string>() : options.interpolation, "--interpolation");
   const auto mean = from_run("--mean", "mean") ? run_data["mean"].as<std::vector<float>>() : options.mean;
   const auto std = from_run("--std", "std") ? run_data["std"].as<std::vector<float>>() : options.std;
   std::copy(mean.begin(), mean.end(), transform.mean.begin());
@@ -96,19 +96,19 @@ tervit::data::EvalTransformOptions eval_transform_options(const EvalOptions& opt
 }
 
 int classify_images(tervit::models::VisionModelImpl& model, const EvalOptions& options,
-                    const tervit::data::EvalTransformOptions& transform, const std::vector<std::string>& stored_names) {
+                    const tervit::image::EvalTransformOptions& transform, const std::vector<std::string>& stored_names) {
   using namespace tervit;
   const auto class_names = options.class_names.empty()
                                ? stored_names
-                               : engine::read_class_names(options.class_names, model.num_classes());
+                               : runtime::read_class_names_file(options.class_names, model.num_classes());
   size_t failed = 0;
   std::vector<std::string> batch_names;
   std::vector<torch::Tensor> batch;
   const auto flush = [&] {
     if (batch.empty()) return;
-    const auto predictions = engine::predict(model, torch::stack(batch), options.topk);
+    const auto predictions = engine::classify(model, torch::stack(batch), options.topk);
     for (size_t i = 0; i < predictions.size(); ++i)
-      std::cout << engine::prediction_json(batch_names[i], predictions[i], class_names).dump() << "\n";
+      std::cout << runtime::prediction_json(batch_names[i], predictions[i], class_names).dump() << "\n";
     std::cout.flush();
     batch.clear();
     batch_names.clear();
@@ -133,7 +133,7 @@ int classify_images(tervit::models::VisionModelImpl& model, const EvalOptions& o
 
 // Top-1, top-5, loss and throughput over an ImageFolder, as one JSON object on stdout.
 int evaluate_data_set(tervit::models::VisionModelImpl& model, const EvalOptions& options,
-                      const tervit::data::EvalTransformOptions& transform, const torch::Device& device,
+                      const tervit::image::EvalTransformOptions& transform, const torch::Device& device,
                       const std::string& size_summary, double size_mb) {
   using namespace tervit;
   if (!std::filesystem::is_directory(options.data))
@@ -158,9 +158,9 @@ int evaluate_data_set(tervit::models::VisionModelImpl& model, const EvalOptions&
   return kExitOk;
 }
 
-int run(const EvalOptions& options, const CLI::App& app, const tervit::RuntimeOptions& runtime) {
+int run(const EvalOptions& options, const CLI::App& app, const tervit::ProcessOptions& process) {
   using namespace tervit;
-  auto device = start_runtime("tervit-eval", runtime);
+  auto device = start_process("tervit-eval", process);
   if (!options.packed.empty() && !device.is_cpu()) {
     spdlog::warn("--packed runs tervit's CPU kernels: evaluating on the CPU, not {}", device.str());
     device = torch::kCPU;
@@ -184,7 +184,7 @@ int run(const EvalOptions& options, const CLI::App& app, const tervit::RuntimeOp
 int main(int argc, char** argv) {
   CLI::App app{"tervit-eval: evaluate a DeiT or Swin model (float weights in safetensors, timm names)"};
   EvalOptions options;
-  tervit::RuntimeOptions runtime;
+  tervit::ProcessOptions process;
   app.add_option("--model", options.model, "model name (e.g. deit_small_patch16_224); default: the weights' metadata");
   app.add_option("--arch", options.architecture, "architecture fields over --model's, e.g. '{img_size: 112, num_classes: 10}'");
   auto* weights = app.add_option("--weights", options.weights, "weights in safetensors format, timm parameter names")->check(CLI::ExistingFile);
@@ -206,11 +206,11 @@ int main(int argc, char** argv) {
   app.add_option("--mean", options.mean, "normalisation mean per channel")->expected(3)->capture_default_str();
   app.add_option("--std", options.std, "normalisation std per channel")->expected(3)->capture_default_str();
   tervit::quant::add_quant_options(app, options.quant);
-  tervit::add_runtime_options(app, runtime);
+  tervit::add_process_options(app, process);
   return tervit::run_app(app, argc, argv, [&] {
     if (options.weights.empty() + options.checkpoint.empty() + options.packed.empty() != 2)
       throw tervit::Error("give one of --weights FILE, --checkpoint DIR or --packed FILE");
     if (options.images.empty() == options.data.empty()) throw tervit::Error("give --images FILE... or --data FOLDER");
-    return run(options, app, runtime);
+    return run(options, app, process);
   });
 }

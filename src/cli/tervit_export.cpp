@@ -7,14 +7,14 @@
 #include <nlohmann/json.hpp>
 
 #include "models/pretrained.h"
-#include "tervit/core/app.h"
+#include "tervit/libtorch/app.h"
 #include "tervit/core/config.h"
 #include "tervit/core/error.h"
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 #include "tervit/core/yaml_json.h"
 #include "tervit/deploy/model_metadata.h"
 #include "tervit/deploy/packed_format.h"
-#include "tervit/engine/predict.h"
+#include "tervit/runtime/prediction.h"
 #include "tervit/quant/model_size.h"
 #include "tervit/quant/quant_spec.h"
 #include "tervit/quant/quantizer_state.h"
@@ -71,9 +71,9 @@ nlohmann::json run_preprocess(const std::filesystem::path& checkpoint) {
   return preprocess.empty() ? nlohmann::json() : preprocess;
 }
 
-int run(const ExportOptions& options, const tervit::RuntimeOptions& runtime, bool quant_options_given) {
+int run(const ExportOptions& options, const tervit::ProcessOptions& process, bool quant_options_given) {
   using namespace tervit;
-  start_runtime("tervit-export", runtime);  // packing runs on the CPU whatever the device
+  start_process("tervit-export", process);  // packing runs on the CPU whatever the device
   std::string source;
   const auto [weights, spec] = read_source(options, quant_options_given, source);
   if (spec.weight_quant() != quant::WeightQuant::kTernary)
@@ -93,9 +93,9 @@ int run(const ExportOptions& options, const tervit::RuntimeOptions& runtime, boo
   spdlog::info("weights {}: {}", quant::describe(spec), quant::model_size(*model).summary());
 
   deploy::PackOptions pack;
-  pack.bits = deploy::parse_packed_bits(options.bits);
+  pack.bits = kernels::packed_bits_names().parse(options.bits, "--bits");
   pack.float_dtype = parse_float_dtype(options.float_dtype);
-  if (!options.class_names.empty()) pack.class_names = engine::read_class_names(options.class_names, model->num_classes());
+  if (!options.class_names.empty()) pack.class_names = runtime::read_class_names_file(options.class_names, model->num_classes());
   if (!options.checkpoint.empty()) pack.preprocess = run_preprocess(options.checkpoint);
   const auto file = deploy::pack_model(*model, *architecture, spec, pack);
   write_safetensors(options.out, file.tensors, file.metadata);
@@ -120,7 +120,7 @@ int run(const ExportOptions& options, const tervit::RuntimeOptions& runtime, boo
 int main(int argc, char** argv) {
   CLI::App app{"tervit-export: write a packed ternary model (2 or 1.6 bits per weight) for tervit's CPU kernels"};
   ExportOptions options;
-  tervit::RuntimeOptions runtime;
+  tervit::ProcessOptions process;
   app.add_option("--checkpoint", options.checkpoint, "checkpoint folder (model.safetensors with architecture and quant metadata)")
       ->check(CLI::ExistingDirectory);
   app.add_option("--weights", options.weights, "float weights in safetensors format, timm names, ternarized on the spot")
@@ -134,6 +134,6 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   auto* quant_group = app.add_option_group("quantization", "ternarization of --weights (a checkpoint records its own)");
   tervit::quant::add_quant_options(*quant_group, options.quant);
-  tervit::add_runtime_options(app, runtime);
-  return tervit::run_app(app, argc, argv, [&] { return run(options, runtime, quant_group->count_all() > 0); });
+  tervit::add_process_options(app, process);
+  return tervit::run_app(app, argc, argv, [&] { return run(options, process, quant_group->count_all() > 0); });
 }

@@ -15,11 +15,11 @@
 #include "tervit/core/error.h"
 #include "tervit/core/exit_codes.h"
 #include "tervit/core/peak_memory.h"
-#include "tervit/data/direct_decode.h"
-#include "tervit/data/eval_crop.h"
-#include "tervit/data/normalize_planes.h"
-#include "tervit/data/preprocess_metadata.h"
-#include "tervit/engine/prediction.h"
+#include "tervit/image/direct_decode.h"
+#include "tervit/image/eval_crop.h"
+#include "tervit/image/normalize_planes.h"
+#include "tervit/image/preprocess_metadata.h"
+#include "tervit/runtime/prediction.h"
 #include "tervit/runtime/model.h"
 
 namespace {
@@ -40,7 +40,7 @@ double since(std::chrono::steady_clock::time_point start) {
 
 // One JSON line per image on stdout; an image that cannot be read is an error on stderr naming it, and the
 // others still run.
-int classify(const tervit::runtime::Model& model, const tervit::data::EvalTransformOptions& transform, const RunOptions& options) {
+int classify(const tervit::runtime::Model& model, const tervit::image::EvalTransformOptions& transform, const RunOptions& options) {
   using namespace tervit;
   const auto& a = model.architecture;
   std::vector<float> image(static_cast<size_t>(a.in_chans * a.img_size * a.img_size));
@@ -48,10 +48,10 @@ int classify(const tervit::runtime::Model& model, const tervit::data::EvalTransf
   const auto start = std::chrono::steady_clock::now();
   for (const auto& path : options.images) {
     try {
-      const auto crop = data::eval_resize_crop(data::read_image_directly(path), transform);
-      data::normalize_planes(crop, data::Normalization{transform.mean, transform.std}, false, image.data());
+      const auto crop = image::eval_resize_crop(image::read_image_directly(path), transform);
+      image::normalize_planes(crop, image::Normalization{transform.mean, transform.std}, false, image.data());
       const auto logits = model.forward(image.data(), 1);
-      std::cout << engine::prediction_json(path, engine::prediction_from_logits(logits.data(), a.num_classes, options.topk),
+      std::cout << runtime::prediction_json(path, runtime::prediction_from_logits(logits.data(), a.num_classes, options.topk),
                                            model.class_names)
                        .dump()
                 << "\n";
@@ -94,18 +94,18 @@ int run(const RunOptions& options) {
   const auto load_start = std::chrono::steady_clock::now();
   auto file = runtime::WeightFile::read(options.packed);
   // The training run's eval preprocessing when the file records it, else timm's defaults for the family.
-  data::EvalTransformOptions transform;
-  const auto preprocess = data::read_preprocess(file.metadata(), file.source());
-  const auto model = runtime::load_model(std::move(file), deploy::parse_packed_mode(options.mode));
+  image::EvalTransformOptions transform;
+  const auto preprocess = image::read_preprocess(file.metadata(), file.source());
+  const auto model = runtime::load_model(std::move(file), kernels::packed_mode_names().parse(options.mode, "--mode"));
   const double load_seconds = since(load_start);
   const double rss_loaded = peak_rss_megabytes();
   const auto& a = model.architecture;
   transform.img_size = static_cast<int>(a.img_size);
-  transform.crop_pct = data::default_crop_pct(a.family);
-  transform = data::with_preprocess(transform, preprocess);
+  transform.crop_pct = image::default_crop_pct(a.family);
+  transform = image::with_preprocess(transform, preprocess);
   std::fprintf(stderr, "%s: %s, %d classes, %lld packed layers (%s-bit file), mode %s, %d thread(s); loaded in %.3f s\n",
                options.packed.c_str(), a.family.c_str(), static_cast<int>(a.num_classes),
-               static_cast<long long>(model.packed_layers), deploy::packed_bits_name(model.bits).c_str(), options.mode.c_str(),
+               static_cast<long long>(model.packed_layers), kernels::packed_bits_names().name(model.bits).c_str(), options.mode.c_str(),
                options.threads, load_seconds);
   const int status = options.images.empty() ? benchmark(model, options) : classify(model, transform, options);
   std::fprintf(stderr, "peak RSS %.1f MB before loading, %.1f MB after loading, %.1f MB at the end\n", rss_before, rss_loaded,

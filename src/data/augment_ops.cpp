@@ -119,14 +119,14 @@ void solarize_add(cv::Mat& rgb8, int add, int threshold) {
   apply_table(rgb8, [=](int v) { return static_cast<uint8_t>(v < threshold ? std::clamp(v + add, 0, 255) : v); });
 }
 
-cv::Mat affine_like_pil(const cv::Mat& rgb8, const cv::Matx23d& m, Interpolation interpolation, const cv::Scalar& fill) {
+cv::Mat affine_like_pil(const cv::Mat& rgb8, const cv::Matx23d& m, image::Interpolation interpolation, const cv::Scalar& fill) {
   require_rgb8(rgb8, "affine");
   // PIL maps pixel centres (x + 0.5, y + 0.5) and reads the input at (u - 0.5, v - 0.5); OpenCV puts
   // centres on integers, so the offsets fold into the translation.
   const cv::Matx23d opencv_map(m(0, 0), m(0, 1), m(0, 2) + 0.5 * (m(0, 0) + m(0, 1) - 1.0),  //
                                m(1, 0), m(1, 1), m(1, 2) + 0.5 * (m(1, 0) + m(1, 1) - 1.0));
-  const int flags = (interpolation == Interpolation::kBicubic   ? cv::INTER_CUBIC
-                     : interpolation == Interpolation::kNearest ? cv::INTER_NEAREST
+  const int flags = (interpolation == image::Interpolation::kBicubic   ? cv::INTER_CUBIC
+                     : interpolation == image::Interpolation::kNearest ? cv::INTER_NEAREST
                                                                 : cv::INTER_LINEAR) |
                     cv::WARP_INVERSE_MAP;
   cv::Mat out;
@@ -134,7 +134,7 @@ cv::Mat affine_like_pil(const cv::Mat& rgb8, const cv::Matx23d& m, Interpolation
   return out;
 }
 
-cv::Mat rotate_like_pil(const cv::Mat& rgb8, double degrees, Interpolation interpolation, const cv::Scalar& fill) {
+cv::Mat rotate_like_pil(const cv::Mat& rgb8, double degrees, image::Interpolation interpolation, const cv::Scalar& fill) {
   // PIL's Image.rotate: the inverse map rotates by -angle about the centre (w / 2, h / 2).
   const double angle = -degrees * M_PI / 180.0;
   const double cos_a = std::cos(angle);

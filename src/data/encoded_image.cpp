@@ -6,13 +6,13 @@
 #include "tervit/core/error.h"
 #include "tervit/core/file_bytes.h"
 #include "tervit/data/image_decode.h"
-#include "tervit/data/jpeg_decode.h"
+#include "tervit/image/jpeg_decode.h"
 
 namespace tervit::data {
 
 EncodedImage::EncodedImage(std::vector<uint8_t> bytes, std::string name) : bytes_(std::move(bytes)), name_(std::move(name)) {
-  check_encoded_image(bytes_.data(), bytes_.size(), name_);
-  if (const std::optional<cv::Size> jpeg = jpeg_rgb_size(bytes_.data(), bytes_.size(), name_)) {
+  image::check_encoded_image(bytes_.data(), bytes_.size(), name_);
+  if (const std::optional<cv::Size> jpeg = image::jpeg_rgb_size(bytes_.data(), bytes_.size(), name_)) {
     size_ = *jpeg;
   } else {
     decoded_ = decode_image(bytes_.data(), bytes_.size(), name_);
@@ -32,7 +32,7 @@ cv::Mat EncodedImage::decode(const cv::Rect& region) const {
                 std::to_string(size_.width) + "x" + std::to_string(size_.height) + " image");
   }
   if (!decoded_.empty()) return decoded_(region).clone();
-  return decode_jpeg_rgb(bytes_.data(), bytes_.size(), region, name_);
+  return image::decode_jpeg_rgb(bytes_.data(), bytes_.size(), region, name_);
 }
 
 }  // namespace tervit::data

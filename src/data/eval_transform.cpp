@@ -4,8 +4,8 @@
 
 namespace tervit::data {
 
-torch::Tensor eval_transform(const cv::Mat& rgb8, const EvalTransformOptions& options) {
-  return to_normalized_chw(eval_resize_crop(rgb8, options), Normalization{options.mean, options.std});
+torch::Tensor eval_transform(const cv::Mat& rgb8, const image::EvalTransformOptions& options) {
+  return to_normalized_chw(image::eval_resize_crop(rgb8, options), image::Normalization{options.mean, options.std});
 }
 
 }  // namespace tervit::data

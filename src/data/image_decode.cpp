@@ -6,7 +6,7 @@
 
 #include "tervit/core/error.h"
 #include "tervit/core/file_bytes.h"
-#include "tervit/data/direct_decode.h"
+#include "tervit/image/direct_decode.h"
 
 namespace tervit::data {
 namespace {
@@ -22,7 +22,7 @@ cv::Mat to_8bit(const cv::Mat& image, const std::string& name) {
       return out;
     }
     default:
-      throw ImageDecodeError(name + ": unsupported pixel depth (only 8- and 16-bit images are supported)");
+      throw image::ImageDecodeError(name + ": unsupported pixel depth (only 8- and 16-bit images are supported)");
   }
 }
 
@@ -46,7 +46,7 @@ cv::Mat to_rgb(const cv::Mat& image8, const std::string& name) {
       cv::cvtColor(image8, rgb, cv::COLOR_BGRA2RGB);
       break;
     default:
-      throw ImageDecodeError(name + ": unsupported number of channels (" + std::to_string(image8.channels()) + ")");
+      throw image::ImageDecodeError(name + ": unsupported number of channels (" + std::to_string(image8.channels()) + ")");
   }
   return rgb;
 }
@@ -55,7 +55,7 @@ cv::Mat to_rgb(const cv::Mat& image8, const std::string& name) {
 
 cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name) {
   // JPEG and PNG straight to RGB; OpenCV would decode to BGR and swap twice.
-  if (auto image = decode_directly(bytes, size, name)) return std::move(*image);
+  if (auto image = image::decode_directly(bytes, size, name)) return std::move(*image);
   cv::Mat decoded;
   try {
     // UNCHANGED keeps 16-bit depth visible (so it can be scaled, not clipped) and ignores EXIF
@@ -63,10 +63,10 @@ cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name)
     const cv::Mat buffer(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(bytes));
     decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {
-    throw ImageDecodeError(name + ": cannot decode image: " + e.what());
+    throw image::ImageDecodeError(name + ": cannot decode image: " + e.what());
   }
   if (decoded.empty()) {
-    throw ImageDecodeError(name + ": not a decodable image (corrupt, truncated or unsupported format)");
+    throw image::ImageDecodeError(name + ": not a decodable image (corrupt, truncated or unsupported format)");
   }
   return to_rgb(to_8bit(decoded, name), name);
 }

@@ -171,7 +171,7 @@ std::pair<torch::Tensor, int64_t> DataLoader::load_sample(int64_t batch_index, i
         Rng rng(mix_seed({seed, epoch, rank, static_cast<uint64_t>(batch_index), static_cast<uint64_t>(slot)}));
         try {
           return {transform_(*image, rng), sample.label};
-        } catch (const ImageDecodeError& e) {  // corrupt data found only while decoding; other errors propagate
+        } catch (const image::ImageDecodeError& e) {  // corrupt data found only while decoding; other errors propagate
           last_error = e.what();
         }
       }

@@ -2,9 +2,9 @@
 
 namespace tervit::data {
 
-torch::Tensor to_normalized_chw(const cv::Mat& rgb8, const Normalization& normalization, bool mirror) {
+torch::Tensor to_normalized_chw(const cv::Mat& rgb8, const image::Normalization& normalization, bool mirror) {
   torch::Tensor chw = torch::empty({3, rgb8.rows, rgb8.cols}, torch::kFloat);
-  normalize_planes(rgb8, normalization, mirror, chw.data_ptr<float>());
+  image::normalize_planes(rgb8, normalization, mirror, chw.data_ptr<float>());
   return chw;
 }
 

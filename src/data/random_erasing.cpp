@@ -20,11 +20,9 @@ torch::Tensor erasing_fill(ErasingMode mode, int64_t channels, int64_t h, int64_
 
 }  // namespace
 
-ErasingMode parse_erasing_mode(const std::string& name) {
-  if (name == "const") return ErasingMode::kConst;
-  if (name == "rand") return ErasingMode::kRand;
-  if (name == "pixel") return ErasingMode::kPixel;
-  throw Error("random erasing mode '" + name + "' is unknown (const, rand or pixel)");
+const NameTable<ErasingMode>& erasing_mode_names() {
+  static const NameTable<ErasingMode> table{{"const", ErasingMode::kConst}, {"rand", ErasingMode::kRand}, {"pixel", ErasingMode::kPixel}};
+  return table;
 }
 
 void random_erasing(torch::Tensor& chw, const RandomErasingOptions& options, Rng& rng) {

@@ -55,7 +55,7 @@ cv::Rect random_resized_crop_box(int width, int height, const RandomResizedCropO
 
 cv::Mat resized_crop(const cv::Mat& rgb8, const cv::Rect& box, const RandomResizedCropOptions& options) {
   validate_crop_options(options);
-  return resize_like_pil(rgb8(box), options.size, options.size, options.interpolation);
+  return image::resize_like_pil(rgb8(box), options.size, options.size, options.interpolation);
 }
 
 cv::Mat random_resized_crop(const cv::Mat& rgb8, const RandomResizedCropOptions& options, Rng& rng) {

@@ -7,48 +7,19 @@
 
 namespace tervit::deploy {
 
-namespace {
-
 using nlohmann::json;
 
-json config_json(const models::DeiTOptions& o) {
-  return {{"img_size", o.img_size()},       {"patch_size", o.patch_size()},       {"in_chans", o.in_chans()},
-          {"num_classes", o.num_classes()}, {"embed_dim", o.embed_dim()},         {"depth", o.depth()},
-          {"num_heads", o.num_heads()},     {"mlp_ratio", o.mlp_ratio()},         {"qkv_bias", o.qkv_bias()},
-          {"distilled", o.distilled()},     {"drop_rate", o.drop_rate()},         {"pos_drop_rate", o.pos_drop_rate()},
-          {"proj_drop_rate", o.proj_drop_rate()}, {"attn_drop_rate", o.attn_drop_rate()},
-          {"drop_path_rate", o.drop_path_rate()}};
-}
-
-json config_json(const models::SwinOptions& o) {
-  return {{"img_size", o.img_size()},       {"patch_size", o.patch_size()},   {"in_chans", o.in_chans()},
-          {"num_classes", o.num_classes()}, {"embed_dim", o.embed_dim()},     {"depths", o.depths()},
-          {"num_heads", o.num_heads()},     {"window_size", o.window_size()}, {"mlp_ratio", o.mlp_ratio()},
-          {"qkv_bias", o.qkv_bias()},       {"drop_rate", o.drop_rate()},     {"attn_drop_rate", o.attn_drop_rate()},
-          {"drop_path_rate", o.drop_path_rate()}};
-}
-
-template <typename Enum>
-const std::string& name_of(Enum value, const std::vector<std::pair<std::string, Enum>>& table) {
-  for (const auto& [name, entry] : table)
-    if (entry == value) return name;
-  throw std::logic_error("quant_spec_json: a value without a name");
-}
-
-}  // namespace
-
 std::map<std::string, std::string> architecture_metadata(const models::ModelArchitecture& architecture) {
-  const auto config = std::visit([](const auto& options) { return config_json(options); }, architecture);
-  return {{"family", models::family_name(architecture)}, {"config", config.dump()}};
+  return {{"family", models::family_name(architecture)}, {"config", models::architecture_json(architecture).dump()}};
 }
 
 std::string quant_spec_json(const quant::QuantSpec& spec) {
-  return json{{"weight_quant", name_of(spec.weight_quant(), quant::weight_quant_names())},
+  return json{{"weight_quant", quant::weight_quant_names().name(spec.weight_quant())},
               {"delta", spec.delta()},
-              {"granularity", name_of(spec.granularity(), quant::granularity_names())},
+              {"granularity", quant::granularity_names().name(spec.granularity())},
               {"learnable_alpha", spec.learnable_alpha()},
               {"lsq", spec.lsq()},
-              {"activation", name_of(spec.activation(), quant::activation_quant_names())},
+              {"activation", quant::activation_quant_names().name(spec.activation())},
               {"keep_first_last", spec.keep_first_last()},
               {"include", spec.include()},
               {"exclude", spec.exclude()}}

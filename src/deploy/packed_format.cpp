@@ -5,21 +5,21 @@
 #include <cstring>
 
 #include "tervit/core/error.h"
-#include "tervit/core/state_dict.h"
+#include "tervit/libtorch/state_dict.h"
 #include "tervit/deploy/model_metadata.h"
-#include "tervit/deploy/packed_matrix.h"
+#include "tervit/kernels/packed_matrix.h"
 #include "tervit/quant/quant_layers.h"
 #include "tervit/quant/ternary.h"
 
 namespace tervit::deploy {
 
-torch::Tensor pack_trits(const int8_t* trits, int64_t rows, int64_t cols, PackedBits bits) {
-  auto packed = torch::empty(packed_shape(rows, cols, bits), torch::kUInt8);
-  if (bits == PackedBits::k2) {
-    const auto matrix = pack_matrix(trits, rows, cols);
-    std::memcpy(packed.data_ptr(), matrix.blocks, matrix.total_blocks() * sizeof(Block2Bit));
+torch::Tensor pack_trits(const int8_t* trits, int64_t rows, int64_t cols, kernels::PackedBits bits) {
+  auto packed = torch::empty(kernels::packed_shape(rows, cols, bits), torch::kUInt8);
+  if (bits == kernels::PackedBits::k2) {
+    const auto matrix = kernels::pack_matrix(trits, rows, cols);
+    std::memcpy(packed.data_ptr(), matrix.blocks, matrix.total_blocks() * sizeof(kernels::Block2Bit));
   } else {
-    pack_1_6bit(trits, rows * cols, reinterpret_cast<Block1_6Bit*>(packed.data_ptr<uint8_t>()));
+    kernels::pack_1_6bit(trits, rows * cols, reinterpret_cast<kernels::Block1_6Bit*>(packed.data_ptr<uint8_t>()));
   }
   return packed;
 }
@@ -39,15 +39,15 @@ SafetensorsData pack_model(models::VisionModelImpl& model, const models::ModelAr
     const int64_t rows = weight.size(0), cols = weight.numel() / rows;
     const auto ternarized = ternary->ternarize(weight);  // the learnable α when the quantizer has one
     const auto trits = ternarized.codes.reshape({rows, cols}).to(torch::kInt8).contiguous();
-    file.tensors[name + kPackedWeightSuffix] = pack_trits(trits.data_ptr<int8_t>(), rows, cols, options.bits);
-    file.tensors[name + kAlphaSuffix] = ternarized.alpha.reshape({-1}).to(torch::kCPU, torch::kFloat16);
+    file.tensors[name + kernels::kPackedWeightSuffix] = pack_trits(trits.data_ptr<int8_t>(), rows, cols, options.bits);
+    file.tensors[name + kernels::kAlphaSuffix] = ternarized.alpha.reshape({-1}).to(torch::kCPU, torch::kFloat16);
     floats.erase(name + ".weight");
   }
   for (const auto& [name, tensor] : floats) file.tensors[name] = tensor.to(torch::kCPU, options.float_dtype);
   file.metadata = architecture_metadata(architecture);
-  file.metadata["format"] = kPackedFormat;
-  file.metadata["format_version"] = kPackedFormatVersion;
-  file.metadata["bits"] = packed_bits_name(options.bits);
+  file.metadata["format"] = kernels::kPackedFormat;
+  file.metadata["format_version"] = kernels::kPackedFormatVersion;
+  file.metadata["bits"] = kernels::packed_bits_names().name(options.bits);
   file.metadata["quant"] = quant_spec_json(spec);
   if (!options.class_names.empty()) file.metadata["class_names"] = nlohmann::json(options.class_names).dump();
   if (!options.preprocess.is_null()) file.metadata["preprocess"] = options.preprocess.dump();

@@ -6,7 +6,7 @@
 
 namespace tervit::deploy {
 
-PackedTernaryLinear::PackedTernaryLinear(PackedTernaryMatrix matrix, PackedMode mode)
+PackedTernaryLinear::PackedTernaryLinear(kernels::PackedTernaryMatrix matrix, kernels::PackedMode mode)
     : matrix_(std::move(matrix)), mode_(mode) {}
 
 torch::Tensor PackedTernaryLinear::forward(const torch::Tensor& tokens) const {
@@ -22,7 +22,7 @@ torch::Tensor PackedTernaryLinear::forward(const torch::Tensor& tokens) const {
   auto shape = tokens.sizes().vec();
   shape.back() = matrix_.rows;
   auto y = torch::empty(shape, x.options());
-  packed_matmul(matrix_, mode_, x.data_ptr<float>(), x.numel() / matrix_.cols, y.data_ptr<float>());
+  kernels::packed_matmul(matrix_, mode_, x.data_ptr<float>(), x.numel() / matrix_.cols, y.data_ptr<float>());
   return y;
 }
 

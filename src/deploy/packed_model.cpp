@@ -10,8 +10,8 @@
 
 #include "models/pretrained.h"
 #include "tervit/core/error.h"
-#include "tervit/core/state_dict.h"
-#include "tervit/data/preprocess_metadata.h"
+#include "tervit/libtorch/state_dict.h"
+#include "tervit/image/preprocess_metadata.h"
 #include "tervit/deploy/model_metadata.h"
 #include "tervit/quant/quant_layers.h"
 
@@ -22,11 +22,11 @@ namespace {
 std::string shape_text(c10::IntArrayRef shape) { return c10::str(shape); }
 
 // The kernels' matrix from a packed tensor, after checking its dtype, its block count and every code.
-PackedTernaryMatrix read_matrix(const torch::Tensor& packed, PackedBits bits, int64_t rows, int64_t cols,
+kernels::PackedTernaryMatrix read_matrix(const torch::Tensor& packed, kernels::PackedBits bits, int64_t rows, int64_t cols,
                                 const std::string& where) {
   if (packed.scalar_type() != torch::kUInt8)
     throw Error(where + " has dtype " + c10::toString(packed.scalar_type()) + ", packed weights are U8");
-  return read_packed_matrix(packed.sizes().vec(), packed.data_ptr<uint8_t>(), bits, rows, cols, where);
+  return kernels::read_packed_matrix(packed.sizes().vec(), packed.data_ptr<uint8_t>(), bits, rows, cols, where);
 }
 
 std::vector<float> read_alpha(const torch::Tensor& alpha, int64_t rows, quant::Granularity granularity, const std::string& where) {
@@ -47,17 +47,17 @@ torch::Tensor bias_of(quant::QuantizableLayer* layer) {
 
 }  // namespace
 
-PackedModel load_packed_model(const std::filesystem::path& path, PackedMode mode) {
+PackedModel load_packed_model(const std::filesystem::path& path, kernels::PackedMode mode) {
   return load_packed_model(read_safetensors(path), path.string(), mode);
 }
 
-PackedModel load_packed_model(const SafetensorsData& file, const std::string& source, PackedMode mode) {
+PackedModel load_packed_model(const SafetensorsData& file, const std::string& source, kernels::PackedMode mode) {
   PackedModel packed;
-  packed.bits = read_packed_bits(file.metadata, source);
-  required_metadata(file.metadata, "family", source);
-  required_metadata(file.metadata, "config", source);
+  packed.bits = kernels::read_packed_bits(file.metadata, source);
+  kernels::required_metadata(file.metadata, "family", source);
+  kernels::required_metadata(file.metadata, "config", source);
   packed.architecture = with_context(source, [&] { return *models::architecture_from_metadata(file.metadata); });
-  packed.quant = quant_spec_from_json(required_metadata(file.metadata, "quant", source), source);
+  packed.quant = quant_spec_from_json(kernels::required_metadata(file.metadata, "quant", source), source);
   {
     // Every matrix is packed in the file or loaded from it below: building them in float without
     // writing them keeps their pages out of the process's resident memory.
@@ -65,15 +65,15 @@ PackedModel load_packed_model(const SafetensorsData& file, const std::string& so
     packed.model = models::create_model(packed.architecture);
   }
   packed.model->eval();
-  packed.class_names = read_class_names(file.metadata, packed.model->num_classes(), source);
-  packed.preprocess = data::read_preprocess(file.metadata, source);
+  packed.class_names = kernels::class_names_from_metadata(file.metadata, packed.model->num_classes(), source);
+  packed.preprocess = image::read_preprocess(file.metadata, source);
 
   TensorMap floats = file.tensors;
-  std::vector<std::pair<quant::QuantizableLayer*, PackedTernaryMatrix>> packed_layers;
+  std::vector<std::pair<quant::QuantizableLayer*, kernels::PackedTernaryMatrix>> packed_layers;
   std::set<std::string> packed_weights;
   for (const auto& [name, layer] : quant::quantizable_layers(*packed.model)) {
-    const auto weights = floats.find(name + kPackedWeightSuffix);
-    const auto alpha = floats.find(name + kAlphaSuffix);
+    const auto weights = floats.find(name + kernels::kPackedWeightSuffix);
+    const auto alpha = floats.find(name + kernels::kAlphaSuffix);
     if (weights == floats.end() && alpha == floats.end()) continue;  // a full-precision layer
     if (weights == floats.end() || alpha == floats.end())
       throw Error(source + ": layer '" + name + "' has " + (alpha == floats.end() ? "packed weights but no α" : "α but no packed weights"));

@@ -2,7 +2,7 @@
 
 #include "models/pretrained.h"
 #include "tervit/core/error.h"
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 #include "tervit/deploy/model_metadata.h"
 #include "tervit/quant/quantizer_state.h"
 

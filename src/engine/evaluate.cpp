@@ -7,7 +7,7 @@
 
 namespace tervit::engine {
 
-std::unique_ptr<data::DataLoader> make_eval_loader(std::vector<data::Sample> samples, const data::EvalTransformOptions& transform,
+std::unique_ptr<data::DataLoader> make_eval_loader(std::vector<data::Sample> samples, const image::EvalTransformOptions& transform,
                                                    int64_t batch_size, int workers, int64_t rank, int64_t world_size) {
   data::LoaderOptions options;
   options.batch_size = batch_size;

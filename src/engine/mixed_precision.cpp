@@ -22,11 +22,9 @@ void set_cuda_autocast(bool enabled, at::ScalarType dtype) {
 
 }  // namespace
 
-AmpMode parse_amp_mode(const std::string& name) {
-  if (name == "none") return AmpMode::kNone;
-  if (name == "bf16") return AmpMode::kBf16;
-  if (name == "fp16") return AmpMode::kFp16;
-  throw Error("amp: unknown mode '" + name + "' (none, bf16, fp16)");
+const NameTable<AmpMode>& amp_mode_names() {
+  static const NameTable<AmpMode> table{{"none", AmpMode::kNone}, {"bf16", AmpMode::kBf16}, {"fp16", AmpMode::kFp16}};
+  return table;
 }
 
 AutocastScope::AutocastScope(AmpMode mode, const torch::Device& device) {

@@ -14,46 +14,17 @@ namespace tervit::quant {
 
 namespace {
 
-template <typename Enum>
-using NameTable = std::vector<std::pair<std::string, Enum>>;
-
-template <typename Enum>
-std::vector<std::string> names_of(const NameTable<Enum>& table) {
-  std::vector<std::string> names;
-  for (const auto& entry : table) names.push_back(entry.first);
-  return names;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string joined;
-  for (const auto& item : items) joined += (joined.empty() ? "" : ", ") + item;
-  return joined;
-}
-
-template <typename Enum>
-Enum parse_name(const std::string& value, const NameTable<Enum>& table, const std::string& key) {
-  for (const auto& [name, parsed] : table)
-    if (name == value) return parsed;
-  const auto names = names_of(table);
-  throw Error(key + ": unknown value '" + value + "'" + did_you_mean(value, names) + ", expected one of " + join(names));
-}
-
-template <typename Enum>
-const std::string& name_of(Enum value, const NameTable<Enum>& table) {
-  return std::find_if(table.begin(), table.end(), [&](const auto& entry) { return entry.second == value; })->first;
-}
-
 // A command-line option taking one of `table`'s names; a wrong name is reported like a config's.
 template <typename Enum>
 void add_choice_option(CLI::App& app, const std::string& flag, Enum& target, const NameTable<Enum>& table, const std::string& description) {
   const auto parse = [&target, &table, flag](const std::string& value) {
     try {
-      target = parse_name(value, table, flag);
+      target = table.parse(value, flag);
     } catch (const Error& e) {
       throw CLI::ValidationError(e.what());  // CLI11 reports it and run_app exits with code 2
     }
   };
-  app.add_option_function<std::string>(flag, parse, description + ": " + join(names_of(table)))->default_str(name_of(target, table));
+  app.add_option_function<std::string>(flag, parse, description + ": " + table.joined())->default_str(table.name(target));
 }
 
 template <typename T>
@@ -111,17 +82,17 @@ ActivationQuantizerPtr make_input_quantizer(const QuantSpec& spec, const torch::
 
 }  // namespace
 
-const std::vector<std::pair<std::string, WeightQuant>>& weight_quant_names() {
+const NameTable<WeightQuant>& weight_quant_names() {
   static const NameTable<WeightQuant> table{{"fp", WeightQuant::kFp}, {"int8", WeightQuant::kInt8}, {"ternary", WeightQuant::kTernary}};
   return table;
 }
 
-const std::vector<std::pair<std::string, Granularity>>& granularity_names() {
+const NameTable<Granularity>& granularity_names() {
   static const NameTable<Granularity> table{{"channel", Granularity::kChannel}, {"layer", Granularity::kLayer}};
   return table;
 }
 
-const std::vector<std::pair<std::string, ActivationQuant>>& activation_quant_names() {
+const NameTable<ActivationQuant>& activation_quant_names() {
   static const NameTable<ActivationQuant> table{
       {"none", ActivationQuant::kNone}, {"lsq", ActivationQuant::kLsq}, {"absmax_token", ActivationQuant::kAbsmaxToken}};
   return table;
@@ -130,7 +101,7 @@ const std::vector<std::pair<std::string, ActivationQuant>>& activation_quant_nam
 QuantSpec quant_spec_from_yaml(const YAML::Node& stage, const std::string& label) {
   QuantSpec spec;
   if (const auto name = stage["weight_quant"])
-    spec.weight_quant(parse_name(read_value<std::string>(name, label + "weight_quant", "a name"), weight_quant_names(), label + "weight_quant"));
+    spec.weight_quant(weight_quant_names().parse(read_value<std::string>(name, label + "weight_quant", "a name"), label + "weight_quant"));
   const auto quant = stage["quant"];
   if (!quant || quant.IsNull()) return spec;
   if (!quant.IsMap()) throw Error(label + "quant: expected a map of quantizer options (delta, granularity, ...)");
@@ -144,9 +115,9 @@ QuantSpec quant_spec_from_yaml(const YAML::Node& stage, const std::string& label
       spec.delta(read_value<double>(value, full, "a number"));
       if (!(spec.delta() > 0) || !std::isfinite(spec.delta())) throw Error(full + ": must be a positive number, got " + YAML::Dump(value));
     } else if (key == "granularity") {
-      spec.granularity(parse_name(read_value<std::string>(value, full, "a name"), granularity_names(), full));
+      spec.granularity(granularity_names().parse(read_value<std::string>(value, full, "a name"), full));
     } else if (key == "activation") {
-      spec.activation(parse_name(read_value<std::string>(value, full, "a name"), activation_quant_names(), full));
+      spec.activation(activation_quant_names().parse(read_value<std::string>(value, full, "a name"), full));
     } else if (key == "learnable_alpha") {
       spec.learnable_alpha(read_value<bool>(value, full, "true or false"));
     } else if (key == "lsq") {
@@ -174,14 +145,14 @@ void add_quant_options(CLI::App& app, QuantSpec& spec) {
 
 std::string describe(const QuantSpec& spec) {
   std::ostringstream text;
-  text << name_of(spec.weight_quant(), weight_quant_names());
+  text << weight_quant_names().name(spec.weight_quant());
   if (spec.weight_quant() != WeightQuant::kFp) {
-    text << " (" << name_of(spec.granularity(), granularity_names()) << "-wise";
+    text << " (" << granularity_names().name(spec.granularity()) << "-wise";
     if (spec.weight_quant() == WeightQuant::kTernary) text << ", delta " << spec.delta() << (spec.learnable_alpha() ? ", learnable alpha" : "");
     if (spec.weight_quant() == WeightQuant::kInt8 && spec.lsq()) text << ", LSQ";
     text << ")";
   }
-  if (spec.activation() != ActivationQuant::kNone) text << ", 8-bit inputs (" << name_of(spec.activation(), activation_quant_names()) << ")";
+  if (spec.activation() != ActivationQuant::kNone) text << ", 8-bit inputs (" << activation_quant_names().name(spec.activation()) << ")";
   if (spec.keep_first_last()) text << ", first and last layers in full precision";
   return text.str();
 }

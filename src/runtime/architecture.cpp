@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tervit/core/error.h"
-#include "tervit/deploy/packed_metadata.h"
+#include "tervit/kernels/packed_metadata.h"
 
 namespace tervit::runtime {
 
@@ -67,8 +67,8 @@ void require(bool ok, const std::string& source, const std::string& what) {
 }  // namespace
 
 Architecture read_architecture(const std::map<std::string, std::string>& metadata, const std::string& source) {
-  const auto& family = deploy::required_metadata(metadata, "family", source);
-  const auto config = json::parse(deploy::required_metadata(metadata, "config", source), nullptr, /*allow_exceptions=*/false);
+  const auto& family = kernels::required_metadata(metadata, "family", source);
+  const auto config = json::parse(kernels::required_metadata(metadata, "config", source), nullptr, /*allow_exceptions=*/false);
   if (!config.is_object()) throw Error(source + ": metadata 'config' is not a JSON object");
   const ConfigReader read(config, source);
   Architecture a;

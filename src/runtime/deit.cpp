@@ -5,7 +5,7 @@
 
 #include "src/runtime/network_builders.h"
 #include "src/runtime/transformer_parts.h"
-#include "tervit/runtime/float_ops.h"
+#include "tervit/kernels/float_ops.h"
 
 namespace tervit::runtime {
 
@@ -21,7 +21,7 @@ struct DeiTBlock {
 
 class DeiT : public Network {
  public:
-  DeiT(const Architecture& a, WeightFile& file, deploy::PackedBits bits, deploy::PackedMode mode)
+  DeiT(const Architecture& a, WeightFile& file, kernels::PackedBits bits, kernels::PackedMode mode)
       : a_(a), mode_(mode), grid_(a.img_size / a.patch_size), prefix_(a.distilled ? 2 : 1) {
     const int64_t dim = a.embed_dim, tokens = grid_ * grid_ + prefix_;
     patch_ = file.take_linear("patch_embed.proj", {dim, a.in_chans, a.patch_size, a.patch_size}, /*bias=*/true, bits);
@@ -53,10 +53,10 @@ class DeiT : public Network {
       block.qkv.forward(normed.data(), tokens, qkv.data(), mode_);
       multi_head_attention(qkv.data(), 1, tokens, a_.num_heads, dim, {}, {}, attended.data());
       block.proj.forward(attended.data(), tokens, out.data(), mode_);
-      add(out.data(), tokens * dim, x.data());
+      kernels::add(out.data(), tokens * dim, x.data());
       block.norm2.forward(x.data(), tokens, normed.data());
       block.mlp.forward(normed.data(), tokens, out.data(), hidden, mode_);
-      add(out.data(), tokens * dim, x.data());
+      kernels::add(out.data(), tokens * dim, x.data());
     }
     // Only the prefix tokens reach the head(s).
     norm_.forward(x.data(), prefix_, normed.data());
@@ -77,11 +77,11 @@ class DeiT : public Network {
     patch_.forward(unfolded.data(), patches, x + prefix_ * dim, mode_);
     std::copy(cls_token_.begin(), cls_token_.end(), x);
     if (a_.distilled) std::copy(dist_token_.begin(), dist_token_.end(), x + dim);
-    add(pos_embed_.data(), (patches + prefix_) * dim, x);
+    kernels::add(pos_embed_.data(), (patches + prefix_) * dim, x);
   }
 
   Architecture a_;
-  deploy::PackedMode mode_;
+  kernels::PackedMode mode_;
   int64_t grid_, prefix_;
   Linear patch_, head_, head_dist_;
   std::vector<float> cls_token_, dist_token_, pos_embed_;
@@ -91,8 +91,8 @@ class DeiT : public Network {
 
 }  // namespace
 
-std::unique_ptr<Network> build_deit(const Architecture& architecture, WeightFile& file, deploy::PackedBits bits,
-                                    deploy::PackedMode mode) {
+std::unique_ptr<Network> build_deit(const Architecture& architecture, WeightFile& file, kernels::PackedBits bits,
+                                    kernels::PackedMode mode) {
   return std::make_unique<DeiT>(architecture, file, bits, mode);
 }
 

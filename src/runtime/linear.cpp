@@ -2,11 +2,11 @@
 
 #include <utility>
 
-#include "tervit/runtime/float_ops.h"
+#include "tervit/kernels/float_ops.h"
 
 namespace tervit::runtime {
 
-Linear Linear::packed(deploy::PackedTernaryMatrix matrix) {
+Linear Linear::packed(kernels::PackedTernaryMatrix matrix) {
   Linear linear;
   linear.rows_ = matrix.rows;
   linear.cols_ = matrix.cols;
@@ -26,11 +26,11 @@ Linear Linear::dense(int64_t rows, int64_t cols, const std::vector<float>& weigh
   return linear;
 }
 
-void Linear::forward(const float* x, int64_t tokens, float* y, deploy::PackedMode mode) const {
+void Linear::forward(const float* x, int64_t tokens, float* y, kernels::PackedMode mode) const {
   if (is_packed())
-    deploy::packed_matmul(packed_, mode, x, tokens, y);
+    kernels::packed_matmul(packed_, mode, x, tokens, y);
   else
-    dense_linear(x, tokens, cols_, weight_t_.data(), rows_, bias_.empty() ? nullptr : bias_.data(), y);
+    kernels::dense_linear(x, tokens, cols_, weight_t_.data(), rows_, bias_.empty() ? nullptr : bias_.data(), y);
 }
 
 }  // namespace tervit::runtime

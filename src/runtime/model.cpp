@@ -8,7 +8,7 @@
 #include "src/runtime/network_builders.h"
 #include "tervit/core/error.h"
 #include "tervit/core/thread_budget.h"
-#include "tervit/deploy/packed_metadata.h"
+#include "tervit/kernels/packed_metadata.h"
 
 namespace tervit::runtime {
 
@@ -20,14 +20,14 @@ std::vector<float> Model::forward(const float* images, int64_t batch) const {
   return logits;
 }
 
-Model load_model(const std::filesystem::path& path, deploy::PackedMode mode) { return load_model(WeightFile::read(path), mode); }
+Model load_model(const std::filesystem::path& path, kernels::PackedMode mode) { return load_model(WeightFile::read(path), mode); }
 
-Model load_model(WeightFile file, deploy::PackedMode mode) {
+Model load_model(WeightFile file, kernels::PackedMode mode) {
   Model model;
   model.mode = mode;
-  model.bits = deploy::read_packed_bits(file.metadata(), file.source());
+  model.bits = kernels::read_packed_bits(file.metadata(), file.source());
   model.architecture = read_architecture(file.metadata(), file.source());
-  model.class_names = deploy::read_class_names(file.metadata(), model.architecture.num_classes, file.source());
+  model.class_names = kernels::class_names_from_metadata(file.metadata(), model.architecture.num_classes, file.source());
   model.network = model.architecture.family == "deit" ? build_deit(model.architecture, file, model.bits, mode)
                                                       : build_swin(model.architecture, file, model.bits, mode);
   file.check_all_taken();

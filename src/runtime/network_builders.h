@@ -6,9 +6,9 @@
 
 namespace tervit::runtime {
 
-std::unique_ptr<Network> build_deit(const Architecture& architecture, WeightFile& file, deploy::PackedBits bits,
-                                    deploy::PackedMode mode);
-std::unique_ptr<Network> build_swin(const Architecture& architecture, WeightFile& file, deploy::PackedBits bits,
-                                    deploy::PackedMode mode);
+std::unique_ptr<Network> build_deit(const Architecture& architecture, WeightFile& file, kernels::PackedBits bits,
+                                    kernels::PackedMode mode);
+std::unique_ptr<Network> build_swin(const Architecture& architecture, WeightFile& file, kernels::PackedBits bits,
+                                    kernels::PackedMode mode);
 
 }  // namespace tervit::runtime

@@ -8,7 +8,7 @@
 #include "src/runtime/network_builders.h"
 #include "src/runtime/transformer_parts.h"
 #include "tervit/core/error.h"
-#include "tervit/runtime/float_ops.h"
+#include "tervit/kernels/float_ops.h"
 
 namespace tervit::runtime {
 
@@ -75,7 +75,7 @@ std::vector<float> relative_position_bias(const std::vector<float>& table, int64
 
 class Swin : public Network {
  public:
-  Swin(const Architecture& a, WeightFile& file, deploy::PackedBits bits, deploy::PackedMode mode) : a_(a), mode_(mode) {
+  Swin(const Architecture& a, WeightFile& file, kernels::PackedBits bits, kernels::PackedMode mode) : a_(a), mode_(mode) {
     patch_ = file.take_linear("patch_embed.proj", {a.embed_dim, a.in_chans, a.patch_size, a.patch_size}, true, bits);
     patch_norm_ = take_norm(file, "patch_embed.norm", a.embed_dim, kSwinNormEps);
     for (size_t s = 0; s < a.depths.size(); ++s) {
@@ -106,13 +106,13 @@ class Swin : public Network {
     const int64_t features = norm_.dim(), tokens = stages_.back().resolution * stages_.back().resolution;
     norm_.forward(x.data(), tokens, x.data());
     std::vector<float> pooled(static_cast<size_t>(features), 0.0f);
-    for (int64_t t = 0; t < tokens; ++t) add(x.data() + t * features, features, pooled.data());
+    for (int64_t t = 0; t < tokens; ++t) kernels::add(x.data() + t * features, features, pooled.data());
     for (float& v : pooled) v /= static_cast<float>(tokens);
     head_.forward(pooled.data(), 1, logits, mode_);
   }
 
  private:
-  SwinBlock take_block(WeightFile& file, const std::string& p, const SwinStage& stage, int64_t index, deploy::PackedBits bits) {
+  SwinBlock take_block(WeightFile& file, const std::string& p, const SwinStage& stage, int64_t index, kernels::PackedBits bits) {
     SwinBlock block;
     // As the models: a feature map no larger than the window is one window, and shifting it means nothing.
     block.window = std::min(a_.window_size, stage.resolution);
@@ -176,14 +176,14 @@ class Swin : public Network {
       multi_head_attention(qkv.data(), tokens / n, n, stage.heads, dim, block.bias, block.region, normed.data());
     }
     block.proj.forward(normed.data(), tokens, windows.data(), mode_);
-    for (int64_t t = 0; t < tokens; ++t) add(windows.data() + t * dim, dim, x.data() + block.window_order[t] * dim);
+    for (int64_t t = 0; t < tokens; ++t) kernels::add(windows.data() + t * dim, dim, x.data() + block.window_order[t] * dim);
     block.norm2.forward(x.data(), tokens, normed.data());
     block.mlp.forward(normed.data(), tokens, windows.data(), hidden, mode_);
-    add(windows.data(), tokens * dim, x.data());
+    kernels::add(windows.data(), tokens * dim, x.data());
   }
 
   Architecture a_;
-  deploy::PackedMode mode_;
+  kernels::PackedMode mode_;
   Linear patch_, head_;
   Norm patch_norm_, norm_;
   std::vector<SwinStage> stages_;
@@ -191,8 +191,8 @@ class Swin : public Network {
 
 }  // namespace
 
-std::unique_ptr<Network> build_swin(const Architecture& architecture, WeightFile& file, deploy::PackedBits bits,
-                                    deploy::PackedMode mode) {
+std::unique_ptr<Network> build_swin(const Architecture& architecture, WeightFile& file, kernels::PackedBits bits,
+                                    kernels::PackedMode mode) {
   return std::make_unique<Swin>(architecture, file, bits, mode);
 }
 

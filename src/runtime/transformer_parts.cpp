@@ -2,13 +2,13 @@
 
 #include <algorithm>
 
-#include "src/deploy/parallel_chunks.h"
-#include "tervit/runtime/float_ops.h"
+#include "tervit/kernels/parallel_chunks.h"
+#include "tervit/kernels/float_ops.h"
 
 namespace tervit::runtime {
 
 void Norm::forward(const float* x, int64_t tokens, float* y) const {
-  layer_norm(x, tokens, dim(), weight.data(), bias.data(), eps, y);
+  kernels::layer_norm(x, tokens, dim(), weight.data(), bias.data(), eps, y);
 }
 
 Norm take_norm(WeightFile& file, const std::string& prefix, int64_t dim, float eps) {
@@ -27,18 +27,18 @@ namespace {
 constexpr int64_t kMlpTokensPerPass = 512;
 }  // namespace
 
-void Mlp::forward(const float* x, int64_t tokens, float* y, std::vector<float>& hidden, deploy::PackedMode mode) const {
+void Mlp::forward(const float* x, int64_t tokens, float* y, std::vector<float>& hidden, kernels::PackedMode mode) const {
   const int64_t pass = std::min(tokens, kMlpTokensPerPass);
   hidden.resize(static_cast<size_t>(pass * fc1.rows()));
   for (int64_t begin = 0; begin < tokens; begin += pass) {
     const int64_t count = std::min(pass, tokens - begin);
     fc1.forward(x + begin * fc1.cols(), count, hidden.data(), mode);
-    gelu(hidden.data(), count * fc1.rows(), hidden.data());
+    kernels::gelu(hidden.data(), count * fc1.rows(), hidden.data());
     fc2.forward(hidden.data(), count, y + begin * fc2.rows(), mode);
   }
 }
 
-Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t hidden, deploy::PackedBits bits) {
+Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t hidden, kernels::PackedBits bits) {
   Mlp mlp;
   mlp.fc1 = file.take_linear(prefix + ".fc1", {hidden, dim}, /*bias=*/true, bits);
   mlp.fc2 = file.take_linear(prefix + ".fc2", {dim, hidden}, /*bias=*/true, bits);
@@ -60,14 +60,14 @@ std::vector<float> unfold_patches(const float* image, int64_t channels, int64_t 
 void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim,
                           const std::vector<float>& bias, const std::vector<int>& region, float* out) {
   const int64_t head_dim = dim / heads;
-  deploy::parallel_chunks(groups * heads, 1, [&](int64_t begin, int64_t end) {
+  kernels::parallel_chunks(groups * heads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t group = task / heads, h = task % heads;
       const float* rows = qkv + group * tokens * 3 * dim;
-      AttentionHead head{rows + h * head_dim, rows + dim + h * head_dim, rows + 2 * dim + h * head_dim, 3 * dim, tokens, head_dim};
+      kernels::AttentionHead head{rows + h * head_dim, rows + dim + h * head_dim, rows + 2 * dim + h * head_dim, 3 * dim, tokens, head_dim};
       if (!bias.empty()) head.bias = bias.data() + h * tokens * tokens;
       if (!region.empty()) head.region = region.data() + group * tokens;
-      attention_head(head, out + group * tokens * dim + h * head_dim, dim);
+      kernels::attention_head(head, out + group * tokens * dim + h * head_dim, dim);
     }
   });
 }

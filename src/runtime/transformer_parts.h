@@ -22,9 +22,9 @@ Norm take_norm(WeightFile& file, const std::string& prefix, int64_t dim, float e
 struct Mlp {
   Linear fc1, fc2;
   // y = fc2(gelu(fc1(x))); `hidden` holds tokens x fc1.rows() floats.
-  void forward(const float* x, int64_t tokens, float* y, std::vector<float>& hidden, deploy::PackedMode mode) const;
+  void forward(const float* x, int64_t tokens, float* y, std::vector<float>& hidden, kernels::PackedMode mode) const;
 };
-Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t hidden, deploy::PackedBits bits);
+Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t hidden, kernels::PackedBits bits);
 
 // An image (channels x side x side) as patch rows of channels x patch x patch values, in the order of a
 // conv weight [out, channels, patch, patch]: the patch embedding becomes one matrix product.

@@ -6,7 +6,7 @@
 
 #include "tervit/core/error.h"
 #include "tervit/core/file_bytes.h"
-#include "tervit/deploy/packed_metadata.h"
+#include "tervit/kernels/packed_metadata.h"
 
 namespace tervit::runtime {
 
@@ -94,12 +94,12 @@ std::vector<float> WeightFile::take_floats(const std::string& name, const std::v
 }
 
 Linear WeightFile::take_linear(const std::string& prefix, const std::vector<int64_t>& weight_shape, bool bias,
-                               deploy::PackedBits bits) {
+                               kernels::PackedBits bits) {
   const int64_t rows = weight_shape.front();
   const int64_t cols = std::accumulate(weight_shape.begin() + 1, weight_shape.end(), int64_t{1}, std::multiplies<>());
   std::vector<float> bias_values;
   if (bias) bias_values = take_floats(prefix + ".bias", {rows});
-  const std::string packed_name = prefix + deploy::kPackedWeightSuffix, alpha_name = prefix + deploy::kAlphaSuffix;
+  const std::string packed_name = prefix + kernels::kPackedWeightSuffix, alpha_name = prefix + kernels::kAlphaSuffix;
   if (!has(packed_name) && !has(alpha_name))
     return Linear::dense(rows, cols, take_floats(prefix + ".weight", weight_shape), std::move(bias_values));
   if (has(prefix + ".weight")) throw Error(source_ + ": layer '" + prefix + "' has both packed weights and a float weight");
@@ -109,7 +109,7 @@ Linear WeightFile::take_linear(const std::string& prefix, const std::vector<int6
   if (packed.dtype != SafetensorsDtype::kU8)
     throw Error(where + " has dtype " + dtype_info(packed.dtype).name + ", packed weights are U8");
   // 2-bit blocks are used where they lie in the file's bytes: no second copy of the model while loading.
-  auto matrix = deploy::read_packed_matrix(packed.shape, header_.data + packed.begin, bits, rows, cols, where, bytes_);
+  auto matrix = kernels::read_packed_matrix(packed.shape, header_.data + packed.begin, bits, rows, cols, where, bytes_);
   const auto& alpha_entry = entries_.at(alpha_name);
   const bool layer_wise = alpha_entry->shape == std::vector<int64_t>{1} && rows != 1;
   matrix.alpha = take_floats(alpha_name, {layer_wise ? 1 : rows});

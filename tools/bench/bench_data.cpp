@@ -15,9 +15,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "tervit/core/app.h"
+#include "tervit/libtorch/app.h"
 #include "tervit/core/error.h"
-#include "tervit/core/runtime.h"
+#include "tervit/libtorch/process.h"
 #include "tervit/data/image_decode.h"
 #include "tervit/data/image_folder.h"
 #include "tervit/data/loader.h"
@@ -26,6 +26,7 @@
 
 namespace fs = std::filesystem;
 using namespace tervit::data;
+using namespace tervit::image;
 
 namespace {
 

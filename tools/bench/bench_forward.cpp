@@ -6,8 +6,8 @@
 #include <cstdio>
 
 #include "models/registry.h"
-#include "tervit/core/app.h"
-#include "tervit/core/runtime.h"
+#include "tervit/libtorch/app.h"
+#include "tervit/libtorch/process.h"
 #include "tervit/core/thread_budget.h"
 
 namespace {
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", min_seconds, "minimum measured time per case")->capture_default_str();
   app.add_option("--iterations", min_iterations, "minimum forward passes per case")->capture_default_str();
   return tervit::run_app(app, argc, argv, [&] {
-    tervit::log_runtime("bench_forward", torch::kCPU);
+    tervit::log_process_report("bench_forward", torch::kCPU);
     std::printf("%-32s %6s %8s %12s\n", "model", "batch", "threads", "images/s");
     for (const auto& name : names) {
       auto model = tervit::models::create_model(name);

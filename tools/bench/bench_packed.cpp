@@ -16,13 +16,13 @@
 #include <tuple>
 
 #include "models/registry.h"
-#include "tervit/core/app.h"
+#include "tervit/libtorch/app.h"
 #include "tervit/core/error.h"
 #include "tervit/core/peak_memory.h"
-#include "tervit/core/runtime.h"
+#include "tervit/libtorch/process.h"
 #include "tervit/core/thread_budget.h"
 #include "tervit/deploy/packed_model.h"
-#include "tervit/deploy/ternary_kernels.h"
+#include "tervit/kernels/ternary_kernels.h"
 #include "tervit/quant/quant_layers.h"
 
 namespace {
@@ -84,9 +84,9 @@ std::map<Shape, int> matrix_shapes(const std::string& name) {
   return shapes;
 }
 
-deploy::PackedTernaryMatrix random_matrix(int64_t rows, int64_t cols) {
+kernels::PackedTernaryMatrix random_matrix(int64_t rows, int64_t cols) {
   const auto trits = torch::randint(-1, 2, {rows, cols}, torch::kInt8);
-  auto matrix = deploy::pack_matrix(trits.data_ptr<int8_t>(), rows, cols);
+  auto matrix = kernels::pack_matrix(trits.data_ptr<int8_t>(), rows, cols);
   matrix.alpha.assign(rows, 0.01f);
   matrix.bias.assign(rows, 0.0f);
   return matrix;
@@ -106,8 +106,8 @@ int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& th
       const auto x = torch::randn({tokens, in});
       const auto weight = torch::randn({out, in}) * 0.01;
       const auto bias = torch::zeros({out});
-      const deploy::PackedTernaryLinear exact(random_matrix(out, in), deploy::PackedMode::kExact);
-      const deploy::PackedTernaryLinear int8(exact.matrix(), deploy::PackedMode::kInt8);
+      const deploy::PackedTernaryLinear exact(random_matrix(out, in), kernels::PackedMode::kExact);
+      const deploy::PackedTernaryLinear int8(exact.matrix(), kernels::PackedMode::kInt8);
       for (const int t : threads) {
         set_threads(t);
         torch::NoGradGuard no_grad;
@@ -116,8 +116,8 @@ int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& th
         const auto seconds = seconds_per_call(
             {[&] { torch::nn::functional::linear(x, weight, bias); }, [&] { exact.forward(x); }, [&] { int8.forward(x); },
              [&] {
-               const auto q = deploy::quantize_tokens(x.data_ptr<float>(), tokens, in);
-               at::parallel_for(0, out, 16, [&](int64_t begin, int64_t end) { deploy::int8_kernel_avx2(matrix, q, begin, end, y.data()); });
+               const auto q = kernels::quantize_tokens(x.data_ptr<float>(), tokens, in);
+               at::parallel_for(0, out, 16, [&](int64_t begin, int64_t end) { kernels::int8_kernel_avx2(matrix, q, begin, end, y.data()); });
              }},
             min_seconds, 3, kGemmRounds);
         const double fp = seconds[0], ex = seconds[1], i8 = seconds[2], avx2 = seconds[3];
@@ -136,7 +136,7 @@ int bench_pack(const std::string& name, const std::string& out, const std::strin
   const auto spec = quant::QuantSpec().weight_quant(quant::WeightQuant::kTernary);
   quant::apply_quant_spec(*model, spec);
   deploy::PackOptions options;
-  options.bits = deploy::parse_packed_bits(bits);
+  options.bits = kernels::packed_bits_names().parse(bits, "bits");
   const auto file = deploy::pack_model(*model, architecture, spec, options);
   write_safetensors(out, file.tensors, file.metadata);
   std::printf("%s: %s, %.3f MB\n", out.c_str(), name.c_str(), std::filesystem::file_size(out) / 1e6);
@@ -152,13 +152,13 @@ int bench_model(const std::string& mode, const std::string& name, const std::str
     model->eval();
   } else {
     if (packed.empty()) throw Error("--mode " + mode + " needs --packed FILE (bench_packed pack writes one)");
-    model = deploy::load_packed_model(packed, deploy::parse_packed_mode(mode)).model;
+    model = deploy::load_packed_model(packed, kernels::packed_mode_names().parse(mode, "packed mode")).model;
   }
   int64_t model_bytes = 0;
   for (const auto& parameter : model->parameters()) model_bytes += parameter.numel() * parameter.element_size();
   for (const auto& [layer_name, layer] : quant::quantizable_layers(*model))
     if (const auto* kernel = dynamic_cast<const deploy::PackedTernaryLinear*>(layer->kernel().get()))
-      model_bytes += static_cast<int64_t>(kernel->matrix().total_blocks() * sizeof(deploy::Block2Bit) +
+      model_bytes += static_cast<int64_t>(kernel->matrix().total_blocks() * sizeof(kernels::Block2Bit) +
                                           (kernel->matrix().alpha.size() + kernel->matrix().bias.size()) * sizeof(float));
   std::printf("%-30s %-6s model tensors %.2f MB, peak RSS %.1f MB before loading, %.1f MB after\n", name.c_str(), mode.c_str(),
               model_bytes / 1e6, rss_before, peak_rss_megabytes());
@@ -206,9 +206,9 @@ int main(int argc, char** argv) {
     command->add_option("--seconds", min_seconds, "minimum measured time per case")->capture_default_str();
   }
   return run_app(app, argc, argv, [&] {
-    log_runtime("bench_packed", torch::kCPU);
-    spdlog::info("packed kernels: exact {}, int8 {}", deploy::cpu_has_avx2() ? "AVX2" : "reference",
-                 deploy::cpu_has_avx512_vnni() ? "AVX-512 VNNI" : deploy::cpu_has_avx2() ? "AVX2" : "reference");
+    log_process_report("bench_packed", torch::kCPU);
+    spdlog::info("packed kernels: exact {}, int8 {}", kernels::cpu_has_avx2() ? "AVX2" : "reference",
+                 kernels::cpu_has_avx512_vnni() ? "AVX-512 VNNI" : kernels::cpu_has_avx2() ? "AVX2" : "reference");
     if (gemm->parsed()) return bench_gemm(names, threads, min_seconds);
     if (pack->parsed()) return bench_pack(name, out, bits);
     return bench_model(mode, name, packed, batches, threads, min_seconds);

@@ -12,9 +12,9 @@
 #include <cstdio>
 
 #include "models/registry.h"
-#include "tervit/core/app.h"
+#include "tervit/libtorch/app.h"
 #include "tervit/core/error.h"
-#include "tervit/core/runtime.h"
+#include "tervit/libtorch/process.h"
 #include "tervit/core/thread_budget.h"
 #include "tervit/engine/gradient_reducer.h"
 #include "tervit/engine/mixed_precision.h"
@@ -138,9 +138,9 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "measured steps per case (after one warm-up step)")->capture_default_str()->check(CLI::PositiveNumber);
   return tervit::run_app(app, argc, argv, [&] {
     const auto device = tervit::resolve_device(device_name);
-    const auto amp = tervit::engine::parse_amp_mode(amp_name);
+    const auto amp = tervit::engine::amp_mode_names().parse(amp_name, "runtime.amp");
     tervit::keep_freed_memory();  // as tervit-train does
-    tervit::log_runtime("bench_train_step", device);
+    tervit::log_process_report("bench_train_step", device);
     auto rendezvous = tervit::engine::rendezvous_from_environment();
     if (rendezvous && rendezvous->world_size > 1) {
       if (!device.is_cpu()) throw tervit::Error("--device: the data-parallel scaling is measured on the CPU only");

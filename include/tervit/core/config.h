@@ -1,7 +1,7 @@
 #pragma once
-// Run configuration: a YAML file, `--set key=value` overrides, strict validation against a schema
+// Configuration machinery: a YAML file, `--set key=value` overrides, strict validation against a schema
 // (unknown keys name themselves and the closest known key; wrong types name key, value and what
-// was expected), and defaults filled in. The resolved tree is what a run folder records.
+// was expected), and defaults filled in. The run config's own schema is engine/run_config.h.
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -37,9 +37,12 @@ class Config {
   YAML::Node root_;
 };
 
-// The schema of run configs: top-level keys, and the keys of each entry of `stages`.
-const std::vector<KeySpec>& config_schema();
-const std::vector<KeySpec>& stage_schema();
+// Checks every key of `node` (a map at `prefix`) against `schema`, recursing into sections, and fills in
+// defaults. `label` is how errors name the map's position ("", "stages[1].").
+void validate_map(YAML::Node node, const std::vector<KeySpec>& schema, const std::string& prefix, const std::string& label);
+
+// The string at `key` must be one of `choices`; the error names the key, the closest choice and all of them.
+void check_choice(const Config& config, const std::string& key, const std::vector<std::string>& choices);
 
 // Config text -> YAML tree (a map); errors name `source` and the line.
 YAML::Node parse_yaml_config(const std::string& text, const std::string& source);
@@ -48,15 +51,9 @@ YAML::Node load_yaml_file(const std::filesystem::path& path);
 // Applies "a.b.c=value" (value parsed as YAML, so numbers, bools and [lists] keep their types).
 void apply_override(YAML::Node& root, const std::string& assignment);
 
-// Validates `root` against the schema, fills defaults, and checks the model architecture fields.
-Config resolve_config(const YAML::Node& root);
-
 // The first dotted key ("stages[1].lr") whose value differs between two config trees, skipping the
 // keys in `ignored` (dotted keys or whole sections); nullopt when they agree.
 std::optional<std::string> first_difference(const YAML::Node& a, const YAML::Node& b,
                                             const std::vector<std::string>& ignored, const std::string& prefix = "");
-
-// File + overrides -> resolved config; errors name the file.
-Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
 
 }  // namespace tervit

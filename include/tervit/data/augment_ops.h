@@ -3,7 +3,7 @@
 // compute them (the colour ops in pil_enhance.h). Each returns a new image or works in place as named.
 #include <opencv2/core.hpp>
 
-#include "tervit/data/resize.h"
+#include "tervit/image/resize.h"
 
 namespace tervit::data {
 
@@ -28,10 +28,10 @@ void solarize_add(cv::Mat& rgb8, int add, int threshold = 128);
 // PIL's Image.transform(size, AFFINE, (a, b, c, d, e, f)): output pixel (x, y) samples the input at
 // (a x + b y + c, d x + e y + f) in PIL's pixel-centre convention; outside points get `fill`.
 // Bilinear or bicubic (OpenCV's cubic kernel, a = -0.75, against PIL's -0.5: close, not identical).
-cv::Mat affine_like_pil(const cv::Mat& rgb8, const cv::Matx23d& inverse_map, Interpolation interpolation,
+cv::Mat affine_like_pil(const cv::Mat& rgb8, const cv::Matx23d& inverse_map, image::Interpolation interpolation,
                         const cv::Scalar& fill);
 
 // Image.rotate(degrees) about the centre, counter-clockwise, same size.
-cv::Mat rotate_like_pil(const cv::Mat& rgb8, double degrees, Interpolation interpolation, const cv::Scalar& fill);
+cv::Mat rotate_like_pil(const cv::Mat& rgb8, double degrees, image::Interpolation interpolation, const cv::Scalar& fill);
 
 }  // namespace tervit::data

@@ -5,12 +5,12 @@
 
 #include <opencv2/core.hpp>
 
-#include "tervit/data/eval_crop.h"
+#include "tervit/image/eval_crop.h"
 
 namespace tervit::data {
 
 // eval_resize_crop, ToTensor and Normalize: float32 [3, img_size, img_size].
 // Throws tervit::Error for a non-positive img_size or crop_pct.
-torch::Tensor eval_transform(const cv::Mat& rgb8, const EvalTransformOptions& options);
+torch::Tensor eval_transform(const cv::Mat& rgb8, const image::EvalTransformOptions& options);
 
 }  // namespace tervit::data

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "tervit/data/direct_decode.h"
+#include "tervit/image/direct_decode.h"
 
 namespace tervit::data {
 

@@ -4,12 +4,12 @@
 
 #include <opencv2/core.hpp>
 
-#include "tervit/data/normalize_planes.h"
+#include "tervit/image/normalize_planes.h"
 
 namespace tervit::data {
 
 // With mirror, a horizontal flip in the same pass. Throws tervit::Error for an image that is not CV_8UC3 or
 // a zero std.
-torch::Tensor to_normalized_chw(const cv::Mat& rgb8, const Normalization& normalization, bool mirror = false);
+torch::Tensor to_normalized_chw(const cv::Mat& rgb8, const image::Normalization& normalization, bool mirror = false);
 
 }  // namespace tervit::data

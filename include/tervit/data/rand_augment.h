@@ -13,14 +13,14 @@
 #include <vector>
 
 #include "tervit/data/random.h"
-#include "tervit/data/resize.h"
+#include "tervit/image/resize.h"
 
 namespace tervit::data {
 
 // timm's hparams for RandAugment as its ImageNet train transform sets them.
 struct RandAugmentParams {
   std::array<uint8_t, 3> fill{124, 116, 104};  // round(255 * ImageNet mean): area uncovered by geometric ops
-  Interpolation interpolation = Interpolation::kBicubic;  // of rotate/shear/translate
+  image::Interpolation interpolation = image::Interpolation::kBicubic;  // of rotate/shear/translate
   double translate_pct = 0.45;  // TranslateX/YRel at magnitude 10, as a fraction of the image side
 };
 

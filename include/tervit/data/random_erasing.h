@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "tervit/data/random.h"
+#include "tervit/core/name_table.h"
 
 namespace tervit::data {
 
@@ -23,8 +24,8 @@ struct RandomErasingOptions {
   int max_count = 1;  // count ~ U{1..max_count}
 };
 
-// "const", "rand" or "pixel"; anything else throws tervit::Error listing them.
-ErasingMode parse_erasing_mode(const std::string& name);
+// "const", "rand" and "pixel", as timm names them.
+const NameTable<ErasingMode>& erasing_mode_names();
 
 // Erases in place; a rectangle is retried up to 10 times until it fits strictly inside the image
 // (timm's w < W and h < H), else skipped. Throws tervit::Error for a tensor that is not [C, H, W] float.

@@ -6,7 +6,7 @@
 
 #include "tervit/data/encoded_image.h"
 #include "tervit/data/random.h"
-#include "tervit/data/resize.h"
+#include "tervit/image/resize.h"
 
 namespace tervit::data {
 
@@ -16,7 +16,7 @@ struct RandomResizedCropOptions {
   double scale_max = 1.0;
   double ratio_min = 3.0 / 4.0;
   double ratio_max = 4.0 / 3.0;
-  Interpolation interpolation = Interpolation::kBicubic;
+  image::Interpolation interpolation = image::Interpolation::kBicubic;
 };
 
 // Throws tervit::Error naming the problem for size <= 0 or an empty or reversed scale or ratio range.

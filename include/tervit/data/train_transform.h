@@ -26,7 +26,7 @@ struct TrainTransformOptions {
   ColorJitterOptions color_jitter{0.4, 0.4, 0.4};
   std::string auto_augment;  // a RandAugment string such as "rand-m9-mstd0.5-inc1"; "" for none
   RandAugmentParams rand_augment_params;
-  Normalization normalization;
+  image::Normalization normalization;
   RandomErasingOptions erasing;
 };
 

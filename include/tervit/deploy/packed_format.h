@@ -18,18 +18,18 @@
 #include <vector>
 
 #include "models/registry.h"
-#include "tervit/core/safetensors.h"
-#include "tervit/deploy/packed_metadata.h"
-#include "tervit/deploy/packed_matrix.h"
+#include "tervit/libtorch/safetensors.h"
+#include "tervit/kernels/packed_metadata.h"
+#include "tervit/kernels/packed_matrix.h"
 #include "tervit/quant/quant_spec.h"
 
 namespace tervit::deploy {
 
 // The packed tensor of a rows x cols matrix of trits (row-major, each -1, 0 or 1).
-torch::Tensor pack_trits(const int8_t* trits, int64_t rows, int64_t cols, PackedBits bits);
+torch::Tensor pack_trits(const int8_t* trits, int64_t rows, int64_t cols, kernels::PackedBits bits);
 
 struct PackOptions {
-  PackedBits bits = PackedBits::k2;
+  kernels::PackedBits bits = kernels::PackedBits::k2;
   torch::ScalarType float_dtype = torch::kFloat16;  // of every tensor but the packed ones and α (F16)
   std::vector<std::string> class_names;              // stored when not empty
   nlohmann::json preprocess;                         // the run's crop_pct, interpolation, mean, std; stored when not null

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "models/registry.h"
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 #include "tervit/deploy/packed_format.h"
 #include "tervit/deploy/packed_linear.h"
 #include "tervit/quant/quant_spec.h"
@@ -20,14 +20,14 @@ struct PackedModel {
   models::VisionModel model;  // eval mode, on the CPU (packed layers refuse other devices)
   models::ModelArchitecture architecture;
   quant::QuantSpec quant;                // the settings the weights were ternarized with
-  PackedBits bits = PackedBits::k2;
+  kernels::PackedBits bits = kernels::PackedBits::k2;
   std::vector<std::string> class_names;  // empty when the file has none
   nlohmann::json preprocess;             // the training run's crop_pct, interpolation, mean, std (checked); null when none
   int64_t packed_layers = 0;             // layers running packed kernels; the others run in float
 };
 
-PackedModel load_packed_model(const std::filesystem::path& path, PackedMode mode);
+PackedModel load_packed_model(const std::filesystem::path& path, kernels::PackedMode mode);
 // The same from a file already read; `source` names it in errors.
-PackedModel load_packed_model(const SafetensorsData& file, const std::string& source, PackedMode mode);
+PackedModel load_packed_model(const SafetensorsData& file, const std::string& source, kernels::PackedMode mode);
 
 }  // namespace tervit::deploy

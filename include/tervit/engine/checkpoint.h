@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 #include "tervit/engine/trainer_state.h"
 
 namespace tervit::engine {

@@ -22,7 +22,7 @@ struct EvalResult {
 
 // A loader over `samples` in order, with the eval transform, keeping the last partial batch. `rank` of
 // `world_size` takes every world_size-th image from its rank on, without padding.
-std::unique_ptr<data::DataLoader> make_eval_loader(std::vector<data::Sample> samples, const data::EvalTransformOptions& transform,
+std::unique_ptr<data::DataLoader> make_eval_loader(std::vector<data::Sample> samples, const image::EvalTransformOptions& transform,
                                                    int64_t batch_size, int workers, int64_t rank = 0, int64_t world_size = 1);
 
 // Runs every batch of the loader's epoch 0 (an eval loader: no shuffle, no drop_last) through `model`

@@ -7,12 +7,13 @@
 
 #include <string>
 #include <vector>
+#include "tervit/core/name_table.h"
 
 namespace tervit::engine {
 
 enum class AmpMode { kNone, kBf16, kFp16 };
 
-AmpMode parse_amp_mode(const std::string& name);
+const NameTable<AmpMode>& amp_mode_names();
 
 // Enables autocast for its lifetime when `mode` is not kNone and `device` is CUDA.
 class AutocastScope {

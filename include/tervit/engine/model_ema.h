@@ -4,7 +4,7 @@
 // the averaged weights into the model for the duration of an evaluation.
 #include <torch/torch.h>
 
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 
 namespace tervit::engine {
 

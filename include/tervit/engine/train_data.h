@@ -4,9 +4,9 @@
 // and their loaders. Everything a data set can get wrong is found here, before a run writes anything.
 #include <memory>
 
-#include "tervit/core/config.h"
 #include "tervit/data/image_folder.h"
 #include "tervit/data/loader.h"
+#include "tervit/engine/run_config.h"
 
 namespace tervit::engine {
 
@@ -24,7 +24,7 @@ struct TrainData {
 
 // Throws tervit::Error naming the folder for a missing or empty data set or class folder, classes that
 // differ between the splits, or a class count other than the model's `num_classes`.
-TrainData make_train_data(const Config& config, int64_t num_classes, int64_t img_size, const Sharding& sharding,
+TrainData make_train_data(const RunConfig& config, int64_t num_classes, int64_t img_size, const Sharding& sharding,
                           bool pin_memory);
 
 }  // namespace tervit::engine

@@ -15,9 +15,8 @@
 #include <memory>
 #include <string>
 
-#include "tervit/core/config.h"
 #include "tervit/engine/process_group.h"
-#include "tervit/engine/train_data.h"
+#include "tervit/engine/run_config.h"
 
 namespace tervit::engine {
 
@@ -30,11 +29,13 @@ struct TrainerOptions {
   std::shared_ptr<ProcessGroup> group;
 };
 
+struct TrainingRun;  // what a running Trainer holds (src/engine/training_run.h)
+
 class Trainer {
  public:
   // Checks everything a run needs (data sets, class count, weights, teacher, the resume checkpoint and
   // its config, the run folder) and builds the model; writes nothing. Throws tervit::Error for bad input.
-  Trainer(Config config, TrainerOptions options);
+  Trainer(RunConfig config, TrainerOptions options);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
@@ -45,8 +46,7 @@ class Trainer {
   int run();
 
  private:
-  struct State;
-  std::unique_ptr<State> s_;
+  std::unique_ptr<TrainingRun> run_;
 };
 
 }  // namespace tervit::engine

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "models/vision_model.h"
+#include "tervit/core/name_table.h"
 #include "tervit/quant/granularity.h"
 #include "tervit/quant/weight_quantizer.h"
 
@@ -21,9 +22,9 @@ enum class WeightQuant { kFp, kInt8, kTernary };
 enum class ActivationQuant { kNone, kLsq, kAbsmaxToken };
 
 // Names as configs and command lines spell them.
-const std::vector<std::pair<std::string, WeightQuant>>& weight_quant_names();
-const std::vector<std::pair<std::string, Granularity>>& granularity_names();
-const std::vector<std::pair<std::string, ActivationQuant>>& activation_quant_names();
+const NameTable<WeightQuant>& weight_quant_names();
+const NameTable<Granularity>& granularity_names();
+const NameTable<ActivationQuant>& activation_quant_names();
 
 struct QuantSpec {
   TORCH_ARG(WeightQuant, weight_quant) = WeightQuant::kFp;

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "tervit/core/safetensors.h"
+#include "tervit/libtorch/safetensors.h"
 
 namespace tervit::quant {
 

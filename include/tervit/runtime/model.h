@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "tervit/deploy/packed_matmul.h"
-#include "tervit/deploy/packed_matrix.h"
+#include "tervit/kernels/packed_matmul.h"
+#include "tervit/kernels/packed_matrix.h"
 #include "tervit/runtime/architecture.h"
 #include "tervit/runtime/weight_file.h"
 
@@ -27,8 +27,8 @@ class Network {
 struct Model {
   std::unique_ptr<Network> network;
   Architecture architecture;
-  deploy::PackedBits bits = deploy::PackedBits::k2;
-  deploy::PackedMode mode = deploy::PackedMode::kInt8;
+  kernels::PackedBits bits = kernels::PackedBits::k2;
+  kernels::PackedMode mode = kernels::PackedMode::kInt8;
   std::vector<std::string> class_names;  // empty when the file has none
   int64_t packed_layers = 0;             // layers run by the packed kernels; the others in float
 
@@ -40,8 +40,8 @@ struct Model {
 // packed byte); throws tervit::Error naming the file and the culprit. A 2-bit file's bytes stay in memory
 // with the model, whose packed matrices use them in place; a 1.6-bit file's are released before it
 // returns (its matrices are repacked).
-Model load_model(const std::filesystem::path& path, deploy::PackedMode mode);
-Model load_model(WeightFile file, deploy::PackedMode mode);
+Model load_model(const std::filesystem::path& path, kernels::PackedMode mode);
+Model load_model(WeightFile file, kernels::PackedMode mode);
 
 // The OpenMP threads every later forward pass uses (at least 1; fewer while other processes hold cores:
 // adapt_threads in thread_budget.h).

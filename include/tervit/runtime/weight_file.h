@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "tervit/core/safetensors_header.h"
-#include "tervit/deploy/packed_matrix.h"
+#include "tervit/kernels/packed_matrix.h"
 #include "tervit/runtime/linear.h"
 
 namespace tervit::runtime {
@@ -33,7 +33,7 @@ class WeightFile {
   // The matrix layer `prefix` whose weight has `weight_shape` (rows first; a conv's [rows, C, k, k] is
   // rows x C·k·k): packed (prefix.weight.packed and prefix.alpha, channel- or layer-wise) or in float
   // (prefix.weight), with prefix.bias when `bias`.
-  Linear take_linear(const std::string& prefix, const std::vector<int64_t>& weight_shape, bool bias, deploy::PackedBits bits);
+  Linear take_linear(const std::string& prefix, const std::vector<int64_t>& weight_shape, bool bias, kernels::PackedBits bits);
   // Throws when a tensor was never taken: the file holds more than the architecture in its metadata.
   void check_all_taken() const;
   int64_t packed_layers() const { return packed_layers_; }

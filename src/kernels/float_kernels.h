@@ -1,0 +1,32 @@
+#pragma once
+// The kernels behind float_ops.h, each a plain reference and an AVX2 + FMA version of the same signature
+// (as the packed kernels), chosen at run time by what the CPU has.
+#include <cstdint>
+
+#include "tervit/kernels/float_ops.h"
+
+namespace tervit::kernels {
+
+// gelu and gelu_backward (float_ops.h), Φ through Abramowitz and Stegun 7.1.26's erf (absolute error below
+// 1.5e-7), the approximation LibTorch's vectorized CPU erf uses as well. Its exp(-x²/2) is also the
+// normal density's, so the gradient costs one exponential too.
+void gelu_reference(const float* x, int64_t count, float* y);
+void gelu_avx2(const float* x, int64_t count, float* y);
+void gelu_backward_reference(const float* x, const float* grad, int64_t count, float* grad_x);
+void gelu_backward_avx2(const float* x, const float* grad, int64_t count, float* grad_x);
+
+// Softmax of `count` scores in place.
+void softmax_reference(float* scores, int64_t count);
+void softmax_avx2(float* scores, int64_t count);
+
+// attention_head (float_ops.h).
+void attention_head_reference(const AttentionHead& head, float* out, int64_t out_stride);
+void attention_head_avx2(const AttentionHead& head, float* out, int64_t out_stride);
+
+// 1 / √(2π), the standard normal density at 0.
+constexpr float kInvSqrt2Pi = 0.398942280f;
+
+// The shifted-window mask's score for a pair of tokens of different regions (timm's constant).
+constexpr float kMaskedScore = -100.0f;
+
+}  // namespace tervit::kernels

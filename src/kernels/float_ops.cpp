@@ -1,0 +1,131 @@
+// The float operations' dispatch, their plain parts, and the reference kernels (float_kernels.h).
+#include "tervit/kernels/float_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tervit/kernels/parallel_chunks.h"
+#include "src/kernels/float_kernels.h"
+#include "tervit/kernels/ternary_kernels.h"
+
+namespace tervit::kernels {
+
+namespace {
+
+void layer_norm_row(const float* in, int64_t dim, const float* weight, const float* bias, float eps, float* out) {
+  double sum = 0, squares = 0;
+  for (int64_t i = 0; i < dim; ++i) sum += in[i];
+  const double mean = sum / static_cast<double>(dim);
+  for (int64_t i = 0; i < dim; ++i) squares += (in[i] - mean) * (in[i] - mean);
+  const float m = static_cast<float>(mean);
+  const float inv_std = static_cast<float>(1.0 / std::sqrt(squares / static_cast<double>(dim) + eps));
+  for (int64_t i = 0; i < dim; ++i) out[i] = (in[i] - m) * inv_std * weight[i] + bias[i];
+}
+
+// Φ(x) through erf(x / √2) (Abramowitz and Stegun 7.1.26), and exp(-x²/2), which the erf computes on the way.
+struct NormalCdf {
+  float cdf, gaussian;
+  explicit NormalCdf(float x) {
+    constexpr float kP = 0.3275911f, kA1 = 0.254829592f, kA2 = -0.284496736f, kA3 = 1.421413741f, kA4 = -1.453152027f,
+                    kA5 = 1.061405429f;
+    const float scaled = x * 0.70710678f, z = std::abs(scaled);
+    const float t = 1.0f / (1.0f + kP * z);
+    const float poly = t * (kA1 + t * (kA2 + t * (kA3 + t * (kA4 + t * kA5))));
+    gaussian = std::exp(-z * z);
+    const float erf_abs = 1.0f - poly * gaussian;
+    cdf = 0.5f * (1.0f + (scaled < 0 ? -erf_abs : erf_abs));
+  }
+};
+
+}  // namespace
+
+void gelu_reference(const float* x, int64_t count, float* y) {
+  for (int64_t i = 0; i < count; ++i) y[i] = x[i] * NormalCdf(x[i]).cdf;
+}
+
+void gelu_backward_reference(const float* x, const float* grad, int64_t count, float* grad_x) {
+  for (int64_t i = 0; i < count; ++i) {
+    const NormalCdf normal(x[i]);
+    grad_x[i] = grad[i] * (normal.cdf + x[i] * normal.gaussian * kInvSqrt2Pi);
+  }
+}
+
+void softmax_reference(float* scores, int64_t count) {
+  const float max = *std::max_element(scores, scores + count);
+  float sum = 0;
+  for (int64_t j = 0; j < count; ++j) {
+    scores[j] = std::exp(scores[j] - max);
+    sum += scores[j];
+  }
+  for (int64_t j = 0; j < count; ++j) scores[j] /= sum;
+}
+
+void attention_head_reference(const AttentionHead& head, float* out, int64_t out_stride) {
+  const int64_t n = head.tokens, d = head.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<float> scores(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const float* q = head.q + i * head.stride;
+    for (int64_t j = 0; j < n; ++j) {
+      const float* k = head.k + j * head.stride;
+      float dot = 0;
+      for (int64_t c = 0; c < d; ++c) dot += q[c] * scale * k[c];  // as the models: (q · scale) · k
+      if (head.bias != nullptr) dot += head.bias[i * n + j];
+      if (head.region != nullptr && head.region[i] != head.region[j]) dot += kMaskedScore;
+      scores[j] = dot;
+    }
+    softmax_reference(scores.data(), n);
+    for (int64_t c = 0; c < d; ++c) {
+      float sum = 0;
+      for (int64_t j = 0; j < n; ++j) sum += scores[j] * head.v[j * head.stride + c];
+      out[i * out_stride + c] = sum;
+    }
+  }
+}
+
+void layer_norm(const float* x, int64_t tokens, int64_t dim, const float* weight, const float* bias, float eps, float* y) {
+  parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) layer_norm_row(x + n * dim, dim, weight, bias, eps, y + n * dim);
+  });
+}
+
+void gelu(const float* x, int64_t count, float* y) {
+  const auto kernel = cpu_has_avx2() ? gelu_avx2 : gelu_reference;
+  parallel_chunks(count, 4096, [&](int64_t begin, int64_t end) { kernel(x + begin, end - begin, y + begin); });
+}
+
+void gelu_backward(const float* x, const float* grad, int64_t count, float* grad_x) {
+  const auto kernel = cpu_has_avx2() ? gelu_backward_avx2 : gelu_backward_reference;
+  parallel_chunks(count, 4096,
+                          [&](int64_t begin, int64_t end) { kernel(x + begin, grad + begin, end - begin, grad_x + begin); });
+}
+
+void add(const float* x, int64_t count, float* y) {
+  for (int64_t i = 0; i < count; ++i) y[i] += x[i];
+}
+
+void attention_head(const AttentionHead& head, float* out, int64_t out_stride) {
+  (cpu_has_avx2() ? attention_head_avx2 : attention_head_reference)(head, out, out_stride);
+}
+
+void dense_linear(const float* x, int64_t tokens, int64_t cols, const float* weight_t, int64_t rows, const float* bias,
+                  float* y) {
+  // One token (a head's pooled features): split the output columns instead of the tokens.
+  const int64_t row_grain = tokens == 1 ? 64 : rows;
+  parallel_chunks(tokens, 1, [&](int64_t token_begin, int64_t token_end) {
+    parallel_chunks(rows, row_grain, [&](int64_t begin, int64_t end) {
+      for (int64_t n = token_begin; n < token_end; ++n) {
+        float* out = y + n * rows;
+        for (int64_t r = begin; r < end; ++r) out[r] = bias != nullptr ? bias[r] : 0.0f;
+        for (int64_t k = 0; k < cols; ++k) {
+          const float value = x[n * cols + k];
+          const float* w = weight_t + k * rows;
+          for (int64_t r = begin; r < end; ++r) out[r] += value * w[r];
+        }
+      }
+    });
+  });
+}
+
+}  // namespace tervit::kernels

@@ -1,0 +1,196 @@
+// AVX2 + FMA kernels of float_kernels.h (target attributes: the build needs no global -mavx2). Attention
+// runs as blocked products: 4 queries x 16 keys of scores, then 4 queries x 16 channels of output, held in
+// registers over the whole inner sum.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "src/kernels/float_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define TERVIT_AVX2 __attribute__((target("avx2,fma")))
+
+namespace tervit::kernels {
+
+namespace {
+
+constexpr int64_t kQueryTile = 4;
+constexpr int64_t kColumnTile = 16;  // two vectors of 8
+
+int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// e^x for x <= 0: 2^n · e^r with |r| <= ln2/2 and a degree-6 polynomial (relative error about 2e-7). Below
+// -87 it returns about 1e-38 rather than 0, which no softmax sum notices.
+TERVIT_AVX2 inline __m256 exp_nonpositive(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  for (const float c : {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+  const __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
+}
+
+TERVIT_AVX2 inline float horizontal_max(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+TERVIT_AVX2 inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// acc[i] += Σ_t a[i][t] · b[t][0..16) for the 4 rows of a (a_stride apart) and `depth` rows of b
+// (b_stride apart): one register tile, kept over the whole sum.
+TERVIT_AVX2 inline void multiply_tile(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t depth,
+                                      __m256 acc[kQueryTile][2]) {
+  for (int64_t ii = 0; ii < kQueryTile; ++ii) acc[ii][0] = acc[ii][1] = _mm256_setzero_ps();
+  for (int64_t t = 0; t < depth; ++t) {
+    const __m256 b0 = _mm256_loadu_ps(b + t * b_stride), b1 = _mm256_loadu_ps(b + t * b_stride + 8);
+    for (int64_t ii = 0; ii < kQueryTile; ++ii) {
+      const __m256 weight = _mm256_broadcast_ss(a + ii * a_stride + t);
+      acc[ii][0] = _mm256_fmadd_ps(weight, b0, acc[ii][0]);
+      acc[ii][1] = _mm256_fmadd_ps(weight, b1, acc[ii][1]);
+    }
+  }
+}
+
+}  // namespace
+
+// Φ(v) (in cdf) and exp(-v²/2) (in gaussian) for 8 values, as the reference's NormalCdf.
+TERVIT_AVX2 inline void normal_cdf(__m256 v, __m256& cdf, __m256& gaussian) {
+  const __m256 one = _mm256_set1_ps(1.0f), sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256 scaled = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678f));
+  const __m256 z = _mm256_andnot_ps(sign_bit, scaled);
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), z, one));
+  __m256 poly = _mm256_set1_ps(1.061405429f);
+  for (const float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f}) poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(c));
+  poly = _mm256_mul_ps(poly, t);
+  gaussian = exp_nonpositive(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z));
+  const __m256 erf_abs = _mm256_fnmadd_ps(poly, gaussian, one);
+  const __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(sign_bit, scaled));
+  cdf = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(one, erf));
+}
+
+TERVIT_AVX2 void gelu_avx2(const float* x, int64_t count, float* y) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    __m256 cdf, gaussian;
+    normal_cdf(v, cdf, gaussian);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(v, cdf));
+  }
+  gelu_reference(x + i, count - i, y + i);
+}
+
+TERVIT_AVX2 void gelu_backward_avx2(const float* x, const float* grad, int64_t count, float* grad_x) {
+  const __m256 inv_sqrt_2pi = _mm256_set1_ps(kInvSqrt2Pi);
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    __m256 cdf, gaussian;
+    normal_cdf(v, cdf, gaussian);
+    const __m256 slope = _mm256_fmadd_ps(_mm256_mul_ps(v, gaussian), inv_sqrt_2pi, cdf);
+    _mm256_storeu_ps(grad_x + i, _mm256_mul_ps(_mm256_loadu_ps(grad + i), slope));
+  }
+  gelu_backward_reference(x + i, grad + i, count - i, grad_x + i);
+}
+
+TERVIT_AVX2 void softmax_avx2(float* scores, int64_t count) {
+  if (count < 8) return softmax_reference(scores, count);
+  __m256 max8 = _mm256_loadu_ps(scores);
+  int64_t j = 8;
+  for (; j + 8 <= count; j += 8) max8 = _mm256_max_ps(max8, _mm256_loadu_ps(scores + j));
+  float max = horizontal_max(max8);
+  for (; j < count; ++j) max = std::max(max, scores[j]);
+  const __m256 shift = _mm256_set1_ps(max);
+  __m256 sum8 = _mm256_setzero_ps();
+  for (j = 0; j + 8 <= count; j += 8) {
+    const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(scores + j), shift));
+    _mm256_storeu_ps(scores + j, e);
+    sum8 = _mm256_add_ps(sum8, e);
+  }
+  float sum = horizontal_sum(sum8);
+  for (; j < count; ++j) {
+    scores[j] = std::exp(scores[j] - max);
+    sum += scores[j];
+  }
+  const __m256 inverse = _mm256_set1_ps(1.0f / sum);
+  for (j = 0; j + 8 <= count; j += 8) _mm256_storeu_ps(scores + j, _mm256_mul_ps(_mm256_loadu_ps(scores + j), inverse));
+  for (; j < count; ++j) scores[j] *= 1.0f / sum;
+}
+
+TERVIT_AVX2 void attention_head_avx2(const AttentionHead& head, float* out, int64_t out_stride) {
+  const int64_t n = head.tokens, d = head.head_dim;
+  const int64_t query_rows = round_up(n, kQueryTile), key_cols = round_up(n, kColumnTile), value_cols = round_up(d, kColumnTile);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  // Zero-padded copies: K transposed (d x key_cols), scaled Q (query_rows x d), V (n x value_cols), and the
+  // scores (query_rows x key_cols).
+  thread_local std::vector<float> buffer;
+  buffer.assign(static_cast<size_t>(d * key_cols + query_rows * d + n * value_cols + query_rows * key_cols), 0.0f);
+  float* keys_t = buffer.data();
+  float* queries = keys_t + d * key_cols;
+  float* values = queries + query_rows * d;
+  float* scores = values + n * value_cols;
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t c = 0; c < d; ++c) {
+      keys_t[c * key_cols + j] = head.k[j * head.stride + c];
+      queries[j * d + c] = head.q[j * head.stride + c] * scale;  // as the models: (q · scale) · k
+      values[j * value_cols + c] = head.v[j * head.stride + c];
+    }
+  }
+  for (int64_t i0 = 0; i0 < query_rows; i0 += kQueryTile) {
+    for (int64_t j0 = 0; j0 < key_cols; j0 += kColumnTile) {
+      __m256 acc[kQueryTile][2];
+      multiply_tile(queries + i0 * d, d, keys_t + j0, key_cols, d, acc);
+      for (int64_t ii = 0; ii < kQueryTile; ++ii) {
+        _mm256_storeu_ps(scores + (i0 + ii) * key_cols + j0, acc[ii][0]);
+        _mm256_storeu_ps(scores + (i0 + ii) * key_cols + j0 + 8, acc[ii][1]);
+      }
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    float* row = scores + i * key_cols;
+    if (head.bias != nullptr)
+      for (int64_t j = 0; j < n; ++j) row[j] += head.bias[i * n + j];
+    if (head.region != nullptr)
+      for (int64_t j = 0; j < n; ++j) row[j] += head.region[i] != head.region[j] ? kMaskedScore : 0.0f;
+    softmax_avx2(row, n);
+  }
+  for (int64_t i0 = 0; i0 < n; i0 += kQueryTile) {
+    for (int64_t c0 = 0; c0 < value_cols; c0 += kColumnTile) {
+      __m256 acc[kQueryTile][2];
+      multiply_tile(scores + i0 * key_cols, key_cols, values + c0, value_cols, n, acc);
+      alignas(32) float tile[kQueryTile][kColumnTile];
+      for (int64_t ii = 0; ii < kQueryTile; ++ii) {
+        _mm256_store_ps(tile[ii], acc[ii][0]);
+        _mm256_store_ps(tile[ii] + 8, acc[ii][1]);
+      }
+      for (int64_t ii = 0; ii < kQueryTile && i0 + ii < n; ++ii)
+        for (int64_t c = c0; c < std::min(c0 + kColumnTile, d); ++c) out[(i0 + ii) * out_stride + c] = tile[ii][c - c0];
+    }
+  }
+}
+
+}  // namespace tervit::kernels
+
+#else  // no x86: never chosen (cpu_has_avx2() is false), but the names must link
+
+namespace tervit::kernels {
+void gelu_avx2(const float* x, int64_t count, float* y) { gelu_reference(x, count, y); }
+void gelu_backward_avx2(const float* x, const float* grad, int64_t count, float* grad_x) {
+  gelu_backward_reference(x, grad, count, grad_x);
+}
+void softmax_avx2(float* scores, int64_t count) { softmax_reference(scores, count); }
+void attention_head_avx2(const AttentionHead& head, float* out, int64_t out_stride) { attention_head_reference(head, out, out_stride); }
+}  // namespace tervit::kernels
+
+#endif

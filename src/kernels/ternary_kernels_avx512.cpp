@@ -1,0 +1,381 @@
+// The int8 kernel on AVX-512 VNNI, on 512-bit vectors. vpdpbusd multiplies 4 unsigned codes by 4 signed
+// activations and adds their sum into an int32 lane in one instruction, where AVX2 needs maddubs, an
+// int16 add and a widening step. Rows' codes are decoded to bytes once per chunk of tokens, so the inner
+// loops only load and multiply. Two tilings, by width:
+// - rows up to 1024 columns, given at least 32 tokens: 32 rows x 8 tokens, the codes of each 16 rows
+//   interleaved (lane l holds 4 consecutive codes of row l) against the token's 4 activations
+//   broadcast, so each lane is one output and needs no reduction, which costs as much as the products
+//   when rows are short;
+// - otherwise 4 rows x 4 tokens, each accumulator summing 64 columns at a time, which the end of the
+//   tile reduces; the rows' codes stay in L1 whatever the width.
+// Fewer than 4 tokens (a classifier head at batch 1) skip the decoded copy: 4 rows' codes are taken
+// from their bytes in registers and meet each token once.
+// (With 256-bit vectors GCC 12 moved every accumulator through another register around each vpdpbusd.)
+#include "tervit/kernels/ternary_kernels.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "src/kernels/x86_simd.h"
+
+namespace tervit::kernels {
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#define TERVIT_AVX512_VNNI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
+
+namespace {
+
+constexpr int64_t kRowTile = 4;
+constexpr int64_t kTokenTile = 4;
+constexpr int64_t kTile = kRowTile * kTokenTile;  // accumulators, index j * kTokenTile + t
+
+// The interleaved tiling: 32 rows (two vectors of 16, one int32 lane per row) x 8 tokens per tile, so
+// that each broadcast activation feeds two products; used up to this padded width (wider rows went
+// faster through the 4 x 4 tiles).
+constexpr int64_t kLanes = 16;
+constexpr int64_t kNarrowVectors = 2;
+constexpr int64_t kNarrowRowTile = kNarrowVectors * kLanes;
+constexpr int64_t kNarrowTokenTile = 8;
+constexpr int64_t kNarrowMaxCols = 1024;
+
+// Row `row`'s codes (t + 1, one byte each, padded_cols of them) at out.
+TERVIT_AVX512_VNNI void decode_row(const PackedTernaryMatrix& w, int64_t row, uint8_t* out) {
+  const Block2Bit* blocks = w.row(row);
+  for (int64_t b = 0; b < w.blocks_per_row(); ++b)
+    for (int64_t i = 0; i < 4; ++i)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + b * Block2Bit::kTrits + 32 * i), x86::block_codes(blocks[b], i));
+}
+
+// int8_output for the 16 rows of a narrow tile's vector, whose sums started at kIntegerMagicBits - Σq:
+// each lane holds the bits of the float 1.5 · 2^23 + dot (|dot| <= 127 · 1024 < 2^22), so one subtraction
+// gives float(dot). The conversion it replaces competes with vpdpbusd for Zen 4's ports, and at 48
+// columns these 16 outputs take a fifth of the tile's time.
+static_assert(127 * kNarrowMaxCols < (1 << 22), "a narrow tile's dots fit the magic constant's mantissa");
+TERVIT_AVX512_VNNI __m512 outputs16(__m512i magic_dots, float token_scale, const float* alpha, const float* bias) {
+  const __m512 dot = _mm512_sub_ps(_mm512_castsi512_ps(magic_dots), _mm512_set1_ps(kIntegerMagic));
+  return _mm512_add_ps(_mm512_mul_ps(dot, _mm512_mul_ps(_mm512_load_ps(alpha), _mm512_set1_ps(token_scale))), _mm512_load_ps(bias));
+}
+
+// int8_output for 4 rows: float(dot - Σq) · (α · scale) + bias, in that order.
+TERVIT_AVX512_VNNI __m128 outputs4(__m128i sums, int32_t token_sum, float token_scale, const float* alpha, const float* bias) {
+  const __m128 dot = _mm_cvtepi32_ps(_mm_sub_epi32(sums, _mm_set1_epi32(token_sum)));
+  return _mm_add_ps(_mm_mul_ps(dot, _mm_mul_ps(_mm_load_ps(alpha), _mm_set1_ps(token_scale))), _mm_load_ps(bias));
+}
+
+// The rows of a tile starting at r (a short last tile repeats its last row and stores only its own),
+// with their α and bias.
+template <int64_t kRows>
+struct RowTile {
+  int64_t rows[kRows];
+  alignas(64) float alpha[kRows];
+  alignas(64) float bias[kRows];
+  RowTile(const PackedTernaryMatrix& w, int64_t r, int64_t row_end) {
+    for (int64_t j = 0; j < kRows; ++j) {
+      rows[j] = std::min(r + j, row_end - 1);
+      alpha[j] = w.alpha[rows[j]];
+      bias[j] = w.bias.empty() ? 0.0f : w.bias[rows[j]];
+    }
+  }
+};
+
+// Lanes [0, count) of `lanes`.
+uint32_t first_lanes(int64_t count, int64_t lanes) { return (1u << std::clamp<int64_t>(count, 0, lanes)) - 1u; }
+
+TERVIT_AVX512_VNNI void wide_tiles(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t chunk_begin, int64_t chunk_end,
+                                   int64_t row_begin, int64_t row_end, uint8_t* codes, float* y) {
+  const int64_t padded = w.padded_cols(), used_cols = (w.cols + 63) / 64 * 64;  // padded is a multiple of 128
+  for (int64_t r = row_begin; r < row_end; r += kRowTile) {
+    const RowTile<kRowTile> tile(w, r, row_end);
+    const auto row_mask = static_cast<__mmask8>(first_lanes(row_end - r, kRowTile));
+    const uint8_t* row_codes[kRowTile];
+    for (int64_t j = 0; j < kRowTile; ++j) {
+      row_codes[j] = codes + j * padded;
+      decode_row(w, tile.rows[j], codes + j * padded);
+    }
+    for (int64_t n = chunk_begin; n < chunk_end; n += kTokenTile) {
+      const int8_t* token[kTokenTile];
+      for (int64_t t = 0; t < kTokenTile; ++t) token[t] = q.values.data() + std::min(n + t, chunk_end - 1) * q.stride;
+      __m512i sum[kTile];
+      for (auto& s : sum) s = _mm512_setzero_si512();
+      for (int64_t k = 0; k < used_cols; k += 64) {
+        __m512i c[kRowTile];
+        for (int64_t j = 0; j < kRowTile; ++j) c[j] = _mm512_loadu_si512(row_codes[j] + k);
+        for (int64_t t = 0; t < kTokenTile; ++t) {
+          const __m512i a = _mm512_loadu_si512(token[t] + k);
+          for (int64_t j = 0; j < kRowTile; ++j) sum[j * kTokenTile + t] = _mm512_dpbusd_epi32(sum[j * kTokenTile + t], c[j], a);
+        }
+      }
+      // Halves added, then totals[j * 4 + t] in two vectors; the 4x4 transpose gives one vector of the 4
+      // rows per token.
+      __m256i halves[kTile];
+      for (int64_t i = 0; i < kTile; ++i)
+        halves[i] = _mm256_add_epi32(_mm512_castsi512_si256(sum[i]), _mm512_extracti64x4_epi64(sum[i], 1));
+      const __m256i low = x86::sum_each(halves), high = x86::sum_each(halves + 8);
+      const __m128i r0 = _mm256_castsi256_si128(low), r1 = _mm256_extracti128_si256(low, 1);
+      const __m128i r2 = _mm256_castsi256_si128(high), r3 = _mm256_extracti128_si256(high, 1);
+      const __m128i t01 = _mm_unpacklo_epi32(r0, r1), t23 = _mm_unpacklo_epi32(r2, r3);
+      const __m128i t01h = _mm_unpackhi_epi32(r0, r1), t23h = _mm_unpackhi_epi32(r2, r3);
+      const __m128i by_token[kTokenTile] = {_mm_unpacklo_epi64(t01, t23), _mm_unpackhi_epi64(t01, t23),
+                                            _mm_unpacklo_epi64(t01h, t23h), _mm_unpackhi_epi64(t01h, t23h)};
+      for (int64_t t = 0; t < std::min(kTokenTile, chunk_end - n); ++t)
+        _mm_mask_storeu_ps(y + (n + t) * w.rows + r, row_mask, outputs4(by_token[t], q.sum[n + t], q.scale[n + t], tile.alpha, tile.bias));
+    }
+  }
+}
+
+// One narrow tile: the 32 rows whose interleaved codes are at `codes` against tokens [n, n + 8) (the last
+// of the chunk repeated where it ends sooner). y points at the tile's first output. A whole tile (every
+// row and token real) stores from registers without masks. A partial one goes through memory, since
+// indexing the accumulators by a run-time count would keep them there in the loop. Separate instances
+// keep GCC from copying the accumulators around each vpdpbusd, as it does when one loop feeds both
+// (together 10% of this kernel at 48 columns).
+template <bool kWhole>
+TERVIT_AVX512_VNNI inline void narrow_tile(const uint8_t* codes, int64_t used_groups, const QuantizedTokens& q, int64_t n,
+                                           int64_t chunk_end, const RowTile<kNarrowRowTile>& tile, const __mmask16* store_mask,
+                                           float* y, int64_t rows) {
+  constexpr int64_t kGroupBytes = kNarrowRowTile * 4;
+  int64_t token[kNarrowTokenTile];
+  for (int64_t t = 0; t < kNarrowTokenTile; ++t) token[t] = kWhole ? n + t : std::min(n + t, chunk_end - 1);
+  __m512i sum[kNarrowVectors][kNarrowTokenTile];
+  for (int64_t t = 0; t < kNarrowTokenTile; ++t)
+    for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = _mm512_set1_epi32(kIntegerMagicBits - q.sum[token[t]]);
+  for (int64_t kg = 0; kg < used_groups; ++kg) {
+    __m512i c[kNarrowVectors];
+    for (int64_t v = 0; v < kNarrowVectors; ++v) c[v] = _mm512_loadu_si512(codes + kg * kGroupBytes + 64 * v);
+    for (int64_t t = 0; t < kNarrowTokenTile; ++t) {
+      int32_t four;
+      std::memcpy(&four, q.values.data() + token[t] * q.stride + 4 * kg, 4);
+      const __m512i a = _mm512_set1_epi32(four);
+      for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = _mm512_dpbusd_epi32(sum[v][t], c[v], a);
+    }
+  }
+  if (kWhole) {
+    for (int64_t t = 0; t < kNarrowTokenTile; ++t)
+      for (int64_t v = 0; v < kNarrowVectors; ++v)
+        _mm512_storeu_ps(y + t * rows + v * kLanes, outputs16(sum[v][t], q.scale[n + t], tile.alpha + v * kLanes, tile.bias + v * kLanes));
+    return;
+  }
+  alignas(64) int32_t sums[kNarrowVectors][kNarrowTokenTile][kLanes];
+  for (int64_t v = 0; v < kNarrowVectors; ++v)
+    for (int64_t t = 0; t < kNarrowTokenTile; ++t) _mm512_store_si512(sums[v][t], sum[v][t]);
+  for (int64_t t = 0; t < std::min(kNarrowTokenTile, chunk_end - n); ++t)
+    for (int64_t v = 0; v < kNarrowVectors; ++v)
+      _mm512_mask_storeu_ps(y + t * rows + v * kLanes, store_mask[v],
+                            outputs16(_mm512_load_si512(sums[v][t]), q.scale[n + t], tile.alpha + v * kLanes, tile.bias + v * kLanes));
+}
+
+TERVIT_AVX512_VNNI void narrow_tiles(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t chunk_begin, int64_t chunk_end,
+                                     int64_t row_begin, int64_t row_end, uint8_t* codes, uint8_t* row_bytes, float* y) {
+  const int64_t used_groups = (w.cols + 3) / 4;  // 4 columns per lane and step
+  constexpr int64_t kGroupBytes = kNarrowRowTile * 4;
+  for (int64_t r = row_begin; r < row_end; r += kNarrowRowTile) {
+    const RowTile<kNarrowRowTile> tile(w, r, row_end);
+    for (int64_t row = 0; row < kNarrowRowTile; ++row) {
+      decode_row(w, tile.rows[row], row_bytes);
+      uint8_t* lane = codes + row / kLanes * 64 + row % kLanes * 4;
+      for (int64_t kg = 0; kg < used_groups; ++kg) std::memcpy(lane + kg * kGroupBytes, row_bytes + kg * 4, 4);
+    }
+    __mmask16 store_mask[kNarrowVectors];
+    for (int64_t v = 0; v < kNarrowVectors; ++v)
+      store_mask[v] = static_cast<__mmask16>(first_lanes(row_end - r - v * kLanes, kLanes));
+    const bool whole_rows = row_end - r >= kNarrowRowTile;
+    for (int64_t n = chunk_begin; n < chunk_end; n += kNarrowTokenTile) {
+      float* out = y + n * w.rows + r;
+      if (whole_rows && n + kNarrowTokenTile <= chunk_end)
+        narrow_tile<true>(codes, used_groups, q, n, chunk_end, tile, store_mask, out, w.rows);
+      else
+        narrow_tile<false>(codes, used_groups, q, n, chunk_end, tile, store_mask, out, w.rows);
+    }
+  }
+}
+
+// Sums of the lanes of 4 accumulators, as one vector (lane j: sum[j]).
+TERVIT_AVX512_VNNI __m128i sum_each4(const __m512i sum[4]) {
+  __m256i halves[4];
+  for (int64_t j = 0; j < 4; ++j) halves[j] = _mm256_add_epi32(_mm512_castsi512_si256(sum[j]), _mm512_extracti64x4_epi64(sum[j], 1));
+  const __m256i pairs = _mm256_hadd_epi32(_mm256_hadd_epi32(halves[0], halves[1]), _mm256_hadd_epi32(halves[2], halves[3]));
+  return _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+}
+
+// Fewer than kTokenTile tokens (a classifier head at batch 1): kRowTile rows at a time against each
+// token, each block's codes taken from its bytes in registers. A block's 32 bytes fill both halves of a
+// vector; masking keeps field i of each byte where it sits, 4^i · code, so a product needs no shift. Each
+// lane's sum is then a multiple of its field's 4^i and is divided by it exactly (arithmetic shift) at the
+// end. Fields 0 and 1 meet columns 0-63 of the block, fields 2 and 3 columns 64-127.
+TERVIT_AVX512_VNNI void few_tokens(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
+                                   float* y) {
+  const __m512i low_fields = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi8(0x03), _mm512_set1_epi8(0x0C));
+  const __m512i high_fields = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi8(0x30), _mm512_set1_epi8(static_cast<char>(0xC0)));
+  const __m512i low_shifts = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi32(0), _mm512_set1_epi32(2));
+  const __m512i high_shifts = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi32(4), _mm512_set1_epi32(6));
+  // The tokens' rows, zero-padded to whole blocks: a few tokens cost little to copy, and the loop below
+  // then reads every block whole.
+  const int64_t padded = w.padded_cols();
+  std::vector<int8_t> tokens(static_cast<size_t>(q.tokens * padded), 0);
+  for (int64_t n = 0; n < q.tokens; ++n) std::memcpy(&tokens[n * padded], &q.values[n * q.stride], static_cast<size_t>(w.cols));
+  for (int64_t r = row_begin; r < row_end; r += kRowTile) {
+    const RowTile<kRowTile> tile(w, r, row_end);
+    const auto row_mask = static_cast<__mmask8>(first_lanes(row_end - r, kRowTile));
+    const Block2Bit* blocks[kRowTile];
+    for (int64_t j = 0; j < kRowTile; ++j) blocks[j] = w.row(tile.rows[j]);
+    for (int64_t n = 0; n < q.tokens; ++n) {
+      const int8_t* token = tokens.data() + n * padded;
+      __m512i low[kRowTile], high[kRowTile];
+      for (int64_t j = 0; j < kRowTile; ++j) low[j] = high[j] = _mm512_setzero_si512();
+      for (int64_t b = 0; b < w.blocks_per_row(); ++b) {
+        const __m512i a_low = _mm512_loadu_si512(token + b * Block2Bit::kTrits);
+        const __m512i a_high = _mm512_loadu_si512(token + b * Block2Bit::kTrits + 64);
+        for (int64_t j = 0; j < kRowTile; ++j) {
+          const __m512i bytes = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[j][b].codes)));
+          low[j] = _mm512_dpbusd_epi32(low[j], _mm512_and_si512(bytes, low_fields), a_low);
+          high[j] = _mm512_dpbusd_epi32(high[j], _mm512_and_si512(bytes, high_fields), a_high);
+        }
+      }
+      __m512i sum[kRowTile];
+      for (int64_t j = 0; j < kRowTile; ++j)
+        sum[j] = _mm512_add_epi32(_mm512_srav_epi32(low[j], low_shifts), _mm512_srav_epi32(high[j], high_shifts));
+      _mm_mask_storeu_ps(y + n * w.rows + r, row_mask, outputs4(sum_each4(sum), q.sum[n], q.scale[n], tile.alpha, tile.bias));
+    }
+  }
+}
+
+// round(x · factor), half to even (cvtps under the default rounding mode), as the reference rounds. No
+// clamp: factor = 127 / a with a >= every |x| of the token (or a = 1e-5 > every |x|), so |x · factor| is at
+// most 127 · (1 + 2^-24)^2 < 127.5 and rounds to at most 127.
+TERVIT_AVX512_VNNI __m512i quantize16(__m512 x, __m512 factor) { return _mm512_cvtps_epi32(_mm512_mul_ps(x, factor)); }
+
+// Lane t of the result: `op` over the 16 lanes of v[t] (v is overwritten). Four rounds, each halving the
+// vectors by combining halves, then quarters, pairs and neighbours of two vectors at once, leave token
+// k + 4j in lane 4k + j; the last permutation puts it in lane k + 4j.
+template <typename Op>
+TERVIT_AVX512_VNNI __m512 reduce_each(__m512 v[kLanes], Op op) {
+  for (int64_t i = 0; i < 8; ++i)
+    v[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+  for (int64_t i = 0; i < 4; ++i)
+    v[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x88), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xDD));
+  for (int64_t i = 0; i < 2; ++i) v[i] = op(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  const __m512 mixed = op(_mm512_shuffle_ps(v[0], v[1], 0x44), _mm512_shuffle_ps(v[0], v[1], 0xEE));
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), mixed);
+}
+
+TERVIT_AVX512_VNNI __m512 max16(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
+TERVIT_AVX512_VNNI __m512 add16(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+
+// 16 tokens (fewer at the end: the last one repeated, its results stored once). Their maxima, factors,
+// scales and sums are computed 16 at a time, so the per-token cost is the pass over its values. A
+// nonzero kFixedVectors is the width in vectors (cols = 16 · kFixedVectors), known to the compiler:
+// narrow tokens (Swin's patches have 48 values) then run without loop overhead.
+template <int64_t kFixedVectors>
+TERVIT_AVX512_VNNI void quantize16_tokens(const float* x, int64_t count, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                                          int32_t* sum) {
+  const int64_t vector_cols = kFixedVectors > 0 ? kFixedVectors * kLanes : cols / kLanes * kLanes;
+  const auto tail = static_cast<__mmask16>(kFixedVectors > 0 ? 0 : first_lanes(cols - vector_cols, kLanes));
+  const int64_t written = tail ? vector_cols + kLanes : vector_cols;
+  const auto stored = static_cast<__mmask16>(first_lanes(count, kLanes));
+  const float* token[kLanes];
+  for (int64_t t = 0; t < kLanes; ++t) token[t] = x + std::min(t, count - 1) * cols;
+  __m512 lanes[kLanes];
+  for (int64_t t = 0; t < kLanes; ++t) {
+    // max(|x|, running) keeps the running maximum where x is NaN, as std::max in the reference does.
+    __m512 absmax = tail ? _mm512_abs_ps(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols)) : _mm512_setzero_ps();
+    for (int64_t k = 0; k < vector_cols; k += kLanes) absmax = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(token[t] + k)), absmax);
+    lanes[t] = absmax;
+  }
+  const __m512 absmax = reduce_each(lanes, max16);
+  const __m512 to_int = _mm512_div_ps(_mm512_set1_ps(127.0f), _mm512_max_ps(absmax, _mm512_set1_ps(1e-5f)));
+  _mm512_mask_storeu_ps(scale, stored, _mm512_div_ps(_mm512_set1_ps(1.0f), to_int));
+  for (int64_t t = 0; t < kLanes; ++t) {
+    const __m512 factor = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(t)), to_int);
+    int8_t* out = values + std::min(t, count - 1) * stride;
+    __m512i total = _mm512_setzero_si512();
+    if (tail) {  // the lanes past cols load as 0 and are stored as 0
+      total = quantize16(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols), factor);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + vector_cols), _mm512_cvtepi32_epi8(total));
+    }
+    for (int64_t k = 0; k < vector_cols; k += kLanes) {
+      const __m512i integer = quantize16(_mm512_loadu_ps(token[t] + k), factor);
+      total = _mm512_add_epi32(total, integer);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm512_cvtepi32_epi8(integer));
+    }
+    for (int64_t k = written; k < quantized_stride(cols); k += kLanes)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm_setzero_si128());
+    lanes[t] = _mm512_castsi512_ps(total);
+  }
+  _mm512_mask_storeu_epi32(sum, stored, _mm512_castps_si512(reduce_each(lanes, add16)));
+}
+
+// Runs of 16 tokens; a last run of fewer than 8 (a batch-1 classifier head has one token) goes one token
+// at a time through the AVX2 quantizer, which gives the same values, instead of repeating its last token
+// over 16 lanes.
+template <int64_t kFixedVectors>
+TERVIT_AVX512_VNNI void quantize_runs(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                                      int32_t* sum) {
+  for (int64_t n = 0; n < tokens; n += kLanes) {
+    const int64_t count = std::min(kLanes, tokens - n);
+    if (count < kLanes / 2)
+      quantize_tokens_avx2(x + n * cols, count, cols, stride, values + n * stride, scale + n, sum + n);
+    else
+      quantize16_tokens<kFixedVectors>(x + n * cols, count, cols, stride, values + n * stride, scale + n, sum + n);
+  }
+}
+
+}  // namespace
+
+void quantize_tokens_avx512(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                            int32_t* sum) {
+  switch (cols) {
+    case 16: return quantize_runs<1>(x, tokens, cols, stride, values, scale, sum);
+    case 32: return quantize_runs<2>(x, tokens, cols, stride, values, scale, sum);
+    case 48: return quantize_runs<3>(x, tokens, cols, stride, values, scale, sum);
+    case 64: return quantize_runs<4>(x, tokens, cols, stride, values, scale, sum);
+    default: return quantize_runs<0>(x, tokens, cols, stride, values, scale, sum);
+  }
+}
+
+// Σ (t + 1) · q = Σ t · q + Σ q, as in the AVX2 kernel: the token's Σ q is subtracted at the end. Columns
+// past w.cols hold zero activations, so the loops stop at the last step that holds one.
+TERVIT_AVX512_VNNI void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin,
+                                                int64_t row_end, float* y) {
+  if (q.tokens < kTokenTile) {
+    few_tokens(w, q, row_begin, row_end, y);
+    return;
+  }
+  const int64_t padded = w.padded_cols();
+  const bool narrow = padded <= kNarrowMaxCols && q.tokens >= 4 * kNarrowTokenTile;
+  std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // 4 rows, or 32 of <= 1024 columns
+  std::vector<uint8_t> row_bytes(static_cast<size_t>(padded));
+  const int64_t chunk = x86::chunk_tokens(q.stride, kNarrowTokenTile);
+  for (int64_t chunk_begin = 0; chunk_begin < q.tokens; chunk_begin += chunk) {
+    const int64_t chunk_end = std::min(q.tokens, chunk_begin + chunk);
+    if (narrow)
+      narrow_tiles(w, q, chunk_begin, chunk_end, row_begin, row_end, codes.data(), row_bytes.data(), y);
+    else
+      wide_tiles(w, q, chunk_begin, chunk_end, row_begin, row_end, codes.data(), y);
+  }
+}
+
+bool cpu_has_avx512_vnni() {
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+}
+
+#else  // no x86: neither is selected (cpu_has_avx512_vnni() is false)
+
+void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t row_begin, int64_t row_end,
+                             float* y) {
+  int8_kernel_reference(w, q, row_begin, row_end, y);
+}
+
+void quantize_tokens_avx512(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
+                            int32_t* sum) {
+  quantize_tokens_reference(x, tokens, cols, stride, values, scale, sum);
+}
+
+bool cpu_has_avx512_vnni() { return false; }
+
+#endif
+
+}  // namespace tervit::kernels

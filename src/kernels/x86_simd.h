@@ -1,0 +1,43 @@
+#pragma once
+// Pieces shared by the x86 kernels (ternary_kernels_avx2.cpp, ternary_kernels_avx512.cpp). Each carries
+// target("avx2,fma"), so the build needs no global -mavx2; a caller compiled for a superset (the AVX-512
+// kernels) inlines them.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "tervit/kernels/packed_blocks.h"
+
+#define TERVIT_AVX2 __attribute__((target("avx2,fma")))
+
+namespace tervit::kernels::x86 {
+
+// Tokens per chunk, a multiple of `tile`: about 128 KB of activations, which L2 holds while the rows pass.
+inline int64_t chunk_tokens(int64_t bytes_per_token, int64_t tile) {
+  return std::max<int64_t>(tile, 131072 / std::max<int64_t>(bytes_per_token, 1) / tile * tile);
+}
+
+// Lane i of the result is the sum of the lanes of v[i]: 8 horizontal sums at once.
+TERVIT_AVX2 inline __m256 sum_each(const __m256 v[8]) {
+  const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  const __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+
+TERVIT_AVX2 inline __m256i sum_each(const __m256i v[8]) {
+  const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+  const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+// Codes 32i .. 32i+31 of a block (each t + 1: 0, 1 or 2), one per byte: one shift and mask.
+TERVIT_AVX2 inline __m256i block_codes(const Block2Bit& block, int64_t i) {
+  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.codes));
+  return _mm256_and_si256(_mm256_srl_epi16(packed, _mm_cvtsi32_si128(static_cast<int>(2 * i))), _mm256_set1_epi8(3));
+}
+
+}  // namespace tervit::kernels::x86
+
+#endif

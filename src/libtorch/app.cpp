@@ -1,0 +1,46 @@
+#include "tervit/libtorch/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include "tervit/core/cpu_environment.h"
+#include "tervit/core/error.h"
+#include "tervit/libtorch/process.h"
+
+namespace tervit {
+
+void add_process_options(CLI::App& app, ProcessOptions& options) {
+  app.add_option("--device", options.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  app.add_option("--threads", options.threads, "CPU threads for LibTorch (0: LibTorch's default)")->capture_default_str();
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+}
+
+torch::Device start_process(const std::string& program, const ProcessOptions& options) {
+  init_logging(options.log_level);
+  keep_freed_memory();
+  set_threads(options.threads);
+  const auto device = resolve_device(options.device);
+  log_process_report(program, device);
+  return device;
+}
+
+int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  prepare_cpu_environment(argv);
+  init_logging();  // errors before start_process must reach stderr too
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+  try {
+    return body();
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    spdlog::critical("internal error: {}", e.what());
+    return kExitFailure;
+  }
+}
+
+}  // namespace tervit
