@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "models/model_metadata.h"
 #include "models/pretrained.h"
 #include "tervit/core/error.h"
 #include "tervit/libtorch/safetensors.h"

@@ -42,19 +42,6 @@ LoadReport load_weights(VisionModelImpl& model, const SafetensorsData& weights, 
   return load_state_dict(model, remap_to_timm(weights.tensors), load, source);
 }
 
-std::optional<ModelArchitecture> architecture_from_metadata(const std::map<std::string, std::string>& metadata) {
-  const auto family = metadata.find("family");
-  const auto config = metadata.find("config");
-  if (family == metadata.end() || config == metadata.end()) return std::nullopt;
-  YAML::Node fields;
-  try {
-    fields = YAML::Load(config->second);  // JSON is YAML
-  } catch (const YAML::Exception& e) {
-    throw Error("weights metadata 'config' is not valid JSON: " + e.msg);
-  }
-  return model_architecture(family->second, fields);
-}
-
 double default_crop_pct(const ModelArchitecture& architecture) { return image::default_crop_pct(family_name(architecture)); }
 
 }  // namespace tervit::models

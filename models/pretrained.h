@@ -26,9 +26,6 @@ LoadReport load_weights(VisionModelImpl& model, const std::filesystem::path& fil
 LoadReport load_weights(VisionModelImpl& model, const SafetensorsData& weights, const std::string& source,
                         const WeightsOptions& options = {});
 
-// The architecture a weights file records in its metadata ("family" and "config", a JSON object of
-// architecture fields, as the timm fixtures and tervit write them), or nullopt when it has none.
-std::optional<ModelArchitecture> architecture_from_metadata(const std::map<std::string, std::string>& metadata);
 
 // timm's default eval crop_pct for the family: 0.875 for DeiT, 0.9 for Swin.
 double default_crop_pct(const ModelArchitecture& architecture);

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "test_deploy_helpers.h"
-#include "tervit/deploy/model_metadata.h"
+#include "models/model_metadata.h"
 #include "tervit/deploy/packed_model.h"
 #include "tervit/quant/quant_layers.h"
 #include "tervit/quant/quantizer_state.h"
@@ -54,7 +54,7 @@ TEST_CASE("tervit-export packs a checkpoint folder with the quantizer settings i
   CHECK(file.tensors.count("head.fc.weight"));  // excluded: stored in float
   CHECK_FALSE(file.tensors.count("head.fc.weight.packed"));
   const auto packed = deploy::load_packed_model(out, kernels::PackedMode::kExact);
-  CHECK(deploy::quant_spec_json(packed.quant) == deploy::quant_spec_json(spec));
+  CHECK(quant::quant_spec_json(packed.quant) == quant::quant_spec_json(spec));
   // The run's eval preprocessing travels with the model; the rest of its data section does not.
   CHECK(packed.preprocess == nlohmann::json::parse(
                                  R"({"crop_pct": 0.95, "interpolation": "bilinear", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})"));
@@ -78,7 +78,7 @@ TEST_CASE("tervit-export packs a checkpoint's trained alpha from its quantizer s
     for (auto& alpha : quant::quantizer_parameters(*fixture.model)) alpha.fill_(0.25);  // "trained" values
   }
   auto weights = read_safetensors(timm_fixture("deit_mini.safetensors"));
-  weights.metadata["quant"] = deploy::quant_spec_json(spec);
+  weights.metadata["quant"] = quant::quant_spec_json(spec);
   std::filesystem::create_directory(dir / "run");
   write_safetensors(dir / "run" / "model.safetensors", weights.tensors, weights.metadata);
   const auto out = (dir / "packed.safetensors").string();

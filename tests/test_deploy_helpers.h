@@ -1,6 +1,8 @@
 #pragma once
 // Shared by the deploy suites: fixture models ternarized on the spot, and the fake-quantized LibTorch
 // model that holds exactly the values a packed file stores (the reference of exact mode).
+#include "models/model_metadata.h"
+#include "models/apply_quant_spec.h"
 #include "models/pretrained.h"
 #include "test_helpers.h"
 #include "tervit/libtorch/safetensors.h"
@@ -23,7 +25,7 @@ inline FixtureModel quantized_fixture(const std::string& name, const quant::Quan
   FixtureModel fixture{nullptr, *models::architecture_from_metadata(weights.metadata)};
   fixture.model = models::create_model(fixture.architecture);
   models::load_weights(*fixture.model, weights, name);
-  quant::apply_quant_spec(*fixture.model, spec);
+  models::apply_quant_spec(*fixture.model, spec);
   fixture.model->eval();
   return fixture;
 }

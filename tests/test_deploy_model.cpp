@@ -4,9 +4,10 @@
 
 #include <filesystem>
 
+#include "models/apply_quant_spec.h"
 #include "test_deploy_helpers.h"
 #include "tervit/core/error.h"
-#include "tervit/deploy/model_metadata.h"
+#include "models/model_metadata.h"
 #include "tervit/deploy/packed_model.h"
 #include "tervit/quant/quant_layers.h"
 
@@ -82,7 +83,7 @@ TEST_CASE("A packed file keeps full-precision layers, metadata and class names",
   const auto packed = load_packed_model(file, "deit_mini", PackedMode::kExact);
   CHECK(packed.packed_layers == 8);  // 2 blocks x (qkv, proj, fc1, fc2); patch embedding and head in float
   CHECK(packed.class_names == options.class_names);
-  CHECK(quant_spec_json(packed.quant) == quant_spec_json(spec));
+  CHECK(quant::quant_spec_json(packed.quant) == quant::quant_spec_json(spec));
   CHECK(architecture_metadata(packed.architecture) == architecture_metadata(testing::quantized_fixture("deit_mini", spec).architecture));
   // The packed layers' float weights are released.
   const auto parameters = packed.model->named_parameters();
@@ -99,7 +100,7 @@ TEST_CASE("Packed files of the full-size models are within the issue's sizes", "
   CAPTURE(name);
   const auto architecture = models::model_architecture(name);
   auto model = models::create_model(architecture);
-  quant::apply_quant_spec(*model, ternary());
+  models::apply_quant_spec(*model, ternary());
   TempDir dir;
   for (const auto& [bits, limit] : {std::make_pair(PackedBits::k2, limit_2bit), std::make_pair(PackedBits::k1_6, limit_1_6bit)}) {
     PackOptions options;
@@ -190,8 +191,8 @@ TEST_CASE("Bad packed files are rejected with a clear error", "[deploy]") {
 
 TEST_CASE("Quantizer settings read back in the flat and in the trainer's stage shape", "[deploy]") {
   const auto spec = ternary().delta(0.6).granularity(quant::Granularity::kLayer).exclude({"head"});
-  CHECK(quant_spec_json(quant_spec_from_json(quant_spec_json(spec), "flat")) == quant_spec_json(spec));
+  CHECK(quant::quant_spec_json(quant::quant_spec_from_json(quant::quant_spec_json(spec), "flat")) == quant::quant_spec_json(spec));
   const auto stage = R"({"weight_quant": "ternary", "quant": {"delta": 0.6, "granularity": "layer", "exclude": ["head"]}})";
-  CHECK(quant_spec_json(quant_spec_from_json(stage, "stage")) == quant_spec_json(spec));
-  CHECK_THROWS_WITH(quant_spec_from_json(R"({"weight_quant": "ternary", "detla": 0.6})", "file"), Catch::Contains("file: quant.detla: unknown key"));
+  CHECK(quant::quant_spec_json(quant::quant_spec_from_json(stage, "stage")) == quant::quant_spec_json(spec));
+  CHECK_THROWS_WITH(quant::quant_spec_from_json(R"({"weight_quant": "ternary", "detla": 0.6})", "file"), Catch::Contains("file: quant.detla: unknown key"));
 }

@@ -4,6 +4,8 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "models/model_metadata.h"
+#include "models/apply_quant_spec.h"
 #include "models/pretrained.h"
 #include "test_helpers.h"
 #include "tervit/quant/model_size.h"
@@ -27,7 +29,7 @@ tervit::testing::Run eval_deit_mini(const TempDir& dir, const std::string& args)
 std::string expected_size(const tervit::quant::QuantSpec& spec) {
   const auto weights = tervit::read_safetensors(timm_fixture("deit_mini.safetensors"));
   auto model = tervit::models::create_model(*tervit::models::architecture_from_metadata(weights.metadata));
-  tervit::quant::apply_quant_spec(*model, spec);
+  tervit::models::apply_quant_spec(*model, spec);
   return tervit::quant::model_size(*model).summary();
 }
 

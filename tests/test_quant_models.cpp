@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "models/apply_quant_spec.h"
 #include "models/layers.h"
 #include "models/pretrained.h"
 #include "models/registry.h"

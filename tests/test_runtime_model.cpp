@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "models/apply_quant_spec.h"
 #include "models/registry.h"
 #include "test_deploy_helpers.h"
 #include "tervit/core/error.h"
@@ -106,7 +107,7 @@ TEST_CASE("The runtime runs distilled DeiT and a batch of images", "[runtime]") 
       "deit", YAML::Load("{img_size: 32, patch_size: 8, embed_dim: 48, depth: 2, num_heads: 3, num_classes: 7, distilled: true}"));
   auto model = models::create_model(architecture);
   model->eval();
-  quant::apply_quant_spec(*model, ternary());
+  models::apply_quant_spec(*model, ternary());
   const auto file = pack(*model, architecture, ternary());
   const auto images = torch::randn({3, 3, 32, 32});
   check_runtime_matches(file, images);

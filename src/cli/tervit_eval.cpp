@@ -4,6 +4,8 @@
 
 #include <iostream>
 
+#include "models/model_metadata.h"
+#include "models/apply_quant_spec.h"
 #include "models/pretrained.h"
 #include "tervit/libtorch/app.h"
 #include "tervit/core/error.h"
@@ -62,7 +64,7 @@ LoadedModel load_model(const EvalOptions& options, bool quant_given) {
   if (!options.checkpoint.empty()) {
     auto loaded = engine::load_checkpoint_model(options.checkpoint);
     // A checkpoint's own quantizer (and learned scales) apply unless the command line asks for another.
-    if (quant_given) quant::apply_quant_spec(*loaded.model, options.quant);
+    if (quant_given) models::apply_quant_spec(*loaded.model, options.quant);
     return {loaded.architecture, loaded.model, quant_given ? options.quant : loaded.quant, loaded.config, {}};
   }
   const auto weights = read_safetensors(options.weights);
@@ -71,7 +73,7 @@ LoadedModel load_model(const EvalOptions& options, bool quant_given) {
   if (!architecture) throw Error(options.weights + ": no architecture in its metadata; name one with --model");
   auto model = models::create_model(*architecture);
   models::load_weights(*model, weights, options.weights);
-  quant::apply_quant_spec(*model, options.quant);
+  models::apply_quant_spec(*model, options.quant);
   return {*architecture, model, options.quant, YAML::Node(), {}};
 }
 

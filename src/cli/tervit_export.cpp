@@ -6,13 +6,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "models/apply_quant_spec.h"
 #include "models/pretrained.h"
 #include "tervit/libtorch/app.h"
 #include "tervit/core/config.h"
 #include "tervit/core/error.h"
 #include "tervit/libtorch/safetensors.h"
 #include "tervit/core/yaml_json.h"
-#include "tervit/deploy/model_metadata.h"
+#include "models/model_metadata.h"
 #include "tervit/deploy/packed_format.h"
 #include "tervit/runtime/prediction.h"
 #include "tervit/quant/model_size.h"
@@ -56,7 +57,7 @@ std::pair<tervit::SafetensorsData, tervit::quant::QuantSpec> read_source(const E
   auto weights = read_safetensors(source);
   const auto quant = weights.metadata.find("quant");
   if (quant == weights.metadata.end()) throw Error(source + ": no 'quant' metadata: it is not a quantization-aware checkpoint");
-  return {std::move(weights), deploy::quant_spec_from_json(quant->second, source)};
+  return {std::move(weights), quant::quant_spec_from_json(quant->second, source)};
 }
 
 // The run's eval preprocessing from a checkpoint's config.yaml (its data section), stored in the packed
@@ -83,7 +84,7 @@ int run(const ExportOptions& options, const tervit::ProcessOptions& process, boo
   if (!architecture) throw Error(source + ": no architecture in its metadata; name one with --model");
   auto model = models::create_model(*architecture);
   models::load_weights(*model, weights, source);
-  const auto selected = quant::apply_quant_spec(*model, spec);
+  const auto selected = models::apply_quant_spec(*model, spec);
   // A checkpoint's trained α (and LSQ steps) sit beside the weights, in the trainer's quantizer state.
   const auto quantizers = std::filesystem::path(options.checkpoint) / "quantizers.safetensors";
   if (!options.checkpoint.empty() && std::filesystem::exists(quantizers))

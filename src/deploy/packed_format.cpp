@@ -6,7 +6,7 @@
 
 #include "tervit/core/error.h"
 #include "tervit/libtorch/state_dict.h"
-#include "tervit/deploy/model_metadata.h"
+#include "models/model_metadata.h"
 #include "tervit/kernels/packed_matrix.h"
 #include "tervit/quant/quant_layers.h"
 #include "tervit/quant/ternary.h"
@@ -44,11 +44,11 @@ SafetensorsData pack_model(models::VisionModelImpl& model, const models::ModelAr
     floats.erase(name + ".weight");
   }
   for (const auto& [name, tensor] : floats) file.tensors[name] = tensor.to(torch::kCPU, options.float_dtype);
-  file.metadata = architecture_metadata(architecture);
+  file.metadata = models::architecture_metadata(architecture);
   file.metadata["format"] = kernels::kPackedFormat;
   file.metadata["format_version"] = kernels::kPackedFormatVersion;
   file.metadata["bits"] = kernels::packed_bits_names().name(options.bits);
-  file.metadata["quant"] = quant_spec_json(spec);
+  file.metadata["quant"] = quant::quant_spec_json(spec);
   if (!options.class_names.empty()) file.metadata["class_names"] = nlohmann::json(options.class_names).dump();
   if (!options.preprocess.is_null()) file.metadata["preprocess"] = options.preprocess.dump();
   return file;

@@ -12,7 +12,7 @@
 #include "tervit/core/error.h"
 #include "tervit/libtorch/state_dict.h"
 #include "tervit/image/preprocess_metadata.h"
-#include "tervit/deploy/model_metadata.h"
+#include "models/model_metadata.h"
 #include "tervit/quant/quant_layers.h"
 
 namespace tervit::deploy {
@@ -57,7 +57,7 @@ PackedModel load_packed_model(const SafetensorsData& file, const std::string& so
   kernels::required_metadata(file.metadata, "family", source);
   kernels::required_metadata(file.metadata, "config", source);
   packed.architecture = with_context(source, [&] { return *models::architecture_from_metadata(file.metadata); });
-  packed.quant = quant_spec_from_json(kernels::required_metadata(file.metadata, "quant", source), source);
+  packed.quant = quant::quant_spec_from_json(kernels::required_metadata(file.metadata, "quant", source), source);
   {
     // Every matrix is packed in the file or loaded from it below: building them in float without
     // writing them keeps their pages out of the process's resident memory.

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "models/apply_quant_spec.h"
 #include "models/pretrained.h"
 #include "tervit/engine/optimizer_state.h"
 #include "tervit/engine/param_groups.h"
@@ -58,7 +59,7 @@ void begin_stage(TrainingRun& run, const StageConfig& stage, const std::optional
     models::load_weights(*run.model, file);
     spdlog::info("stage {}: starts from {}", stage.name, file.string());
   }
-  const auto quantized = quant::apply_quant_spec(*run.model, stage.quant);
+  const auto quantized = models::apply_quant_spec(*run.model, stage.quant);
   if (resumes_inside) quant::load_quantizer_state(*run.model, run.resume_from->quantizers, "resume checkpoint");
   if (run.group()) run.group()->broadcast(state_tensors(*run.model));
 

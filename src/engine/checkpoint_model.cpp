@@ -1,9 +1,10 @@
 #include "tervit/engine/checkpoint_model.h"
 
+#include "models/apply_quant_spec.h"
 #include "models/pretrained.h"
 #include "tervit/core/error.h"
 #include "tervit/libtorch/safetensors.h"
-#include "tervit/deploy/model_metadata.h"
+#include "models/model_metadata.h"
 #include "tervit/quant/quantizer_state.h"
 
 namespace tervit::engine {
@@ -19,9 +20,9 @@ CheckpointModel load_checkpoint_model(const fs::path& folder) {
   const auto quant = weights.metadata.find("quant");
   if (quant == weights.metadata.end()) throw Error(model_file.string() + ": no quantizer ('quant') in its metadata");
   CheckpointModel loaded{*architecture, models::create_model(*architecture),
-                         deploy::quant_spec_from_json(quant->second, model_file.string()), YAML::Node()};
+                         quant::quant_spec_from_json(quant->second, model_file.string()), YAML::Node()};
   models::load_weights(*loaded.model, weights, model_file.string());
-  quant::apply_quant_spec(*loaded.model, loaded.quant);
+  models::apply_quant_spec(*loaded.model, loaded.quant);
   const auto quantizers = folder / "quantizers.safetensors";
   quant::load_quantizer_state(*loaded.model, read_safetensors(quantizers).tensors, quantizers.string());
   const auto config = folder / "config.yaml";

@@ -1,6 +1,7 @@
 // The trainer's constructor: everything a run needs is checked, and its start found, before anything is written.
 #include <spdlog/spdlog.h>
 
+#include "models/model_metadata.h"
 #include "models/pretrained.h"
 #include "tervit/core/error.h"
 #include "tervit/libtorch/state_dict.h"

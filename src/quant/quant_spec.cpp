@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "tervit/core/closest_match.h"
 #include "tervit/core/error.h"
 #include "tervit/quant/int8.h"
@@ -40,44 +42,6 @@ const std::vector<std::string>& quant_keys() {
   static const std::vector<std::string> keys{"delta", "granularity", "learnable_alpha", "lsq",
                                              "activation", "keep_first_last", "include", "exclude"};
   return keys;
-}
-
-// `*` matches any run of characters (dots included), `?` any one character.
-bool glob_match(const std::string& pattern, const std::string& name) {
-  size_t p = 0, n = 0, star = std::string::npos, star_n = 0;
-  while (n < name.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
-      ++p, ++n;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++, star_n = n;
-    } else if (star != std::string::npos) {
-      p = star + 1, n = ++star_n;  // let the last `*` swallow one more character
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
-bool matches_any(const std::vector<std::string>& patterns, const std::string& name) {
-  return std::any_of(patterns.begin(), patterns.end(), [&](const auto& pattern) { return glob_match(pattern, name); });
-}
-
-// Layers that keep_first_last leaves in full precision: the first quantizable layer (the patch
-// embedding) and the classifier head(s).
-bool is_first_or_last(const std::string& name, const std::string& first, const models::VisionModelImpl& model) {
-  const auto prefixes = model.classifier_prefixes();
-  return name == first || std::any_of(prefixes.begin(), prefixes.end(), [&](const auto& prefix) { return name + "." == prefix; });
-}
-
-ActivationQuantizerPtr make_input_quantizer(const QuantSpec& spec, const torch::Tensor& latent_weight) {
-  switch (spec.activation()) {
-    case ActivationQuant::kLsq: return std::make_shared<LsqActivationQuantizer>(latent_weight.options());
-    case ActivationQuant::kAbsmaxToken: return std::make_shared<AbsmaxTokenQuantizer>();
-    case ActivationQuant::kNone: break;
-  }
-  return nullptr;
 }
 
 }  // namespace
@@ -169,20 +133,40 @@ WeightQuantizerPtr make_weight_quantizer(const QuantSpec& spec, const torch::Ten
   return nullptr;
 }
 
-std::vector<std::string> apply_quant_spec(models::VisionModelImpl& model, const QuantSpec& spec) {
-  const auto layers = quantizable_layers(model);
-  const auto first = layers.empty() ? std::string() : layers.front().first;
-  std::vector<std::string> selected;
-  for (const auto& [name, layer] : layers) {
-    const bool wanted = (spec.include().empty() || matches_any(spec.include(), name)) && !matches_any(spec.exclude(), name) &&
-                        !(spec.keep_first_last() && is_first_or_last(name, first, model));
-    layer->set_weight_quantizer(wanted ? make_weight_quantizer(spec, layer->latent_weight()) : nullptr);
-    // method.md quantizes the inputs of linears; the patch embedding's input is the image itself.
-    const bool is_linear = dynamic_cast<QuantLinearImpl*>(layer) != nullptr;
-    layer->set_input_quantizer(wanted && is_linear ? make_input_quantizer(spec, layer->latent_weight()) : nullptr);
-    if (wanted) selected.push_back(name);
+std::string quant_spec_json(const QuantSpec& spec) {
+  return nlohmann::json{{"weight_quant", weight_quant_names().name(spec.weight_quant())},
+              {"delta", spec.delta()},
+              {"granularity", granularity_names().name(spec.granularity())},
+              {"learnable_alpha", spec.learnable_alpha()},
+              {"lsq", spec.lsq()},
+              {"activation", activation_quant_names().name(spec.activation())},
+              {"keep_first_last", spec.keep_first_last()},
+              {"include", spec.include()},
+              {"exclude", spec.exclude()}}
+      .dump();
+}
+
+QuantSpec quant_spec_from_json(const std::string& text, const std::string& source) {
+  YAML::Node fields;
+  try {
+    fields = YAML::Load(text);  // JSON is YAML
+  } catch (const YAML::Exception& e) {
+    throw Error(source + ": quant settings are not valid JSON: " + e.msg);
   }
-  return selected;
+  if (!fields.IsMap()) throw Error(source + ": quant settings must be a JSON object, got '" + text + "'");
+  // The trainer's checkpoints record the stage-config shape itself: {"weight_quant": ..., "quant": {...}}.
+  if (fields["quant"].IsMap()) return quant_spec_from_yaml(fields, source + ": ");
+  // The flat shape, turned into the stage-config shape: weight_quant beside a map of the other keys.
+  YAML::Node stage, options(YAML::NodeType::Map);
+  for (const auto& item : fields) {
+    const auto key = item.first.as<std::string>();
+    if (key == "weight_quant")
+      stage["weight_quant"] = item.second;
+    else
+      options[key] = item.second;
+  }
+  stage["quant"] = options;
+  return quant_spec_from_yaml(stage, source + ": ");
 }
 
 }  // namespace tervit::quant

@@ -15,6 +15,7 @@
 #include <map>
 #include <tuple>
 
+#include "models/apply_quant_spec.h"
 #include "models/registry.h"
 #include "tervit/libtorch/app.h"
 #include "tervit/core/error.h"
@@ -134,7 +135,7 @@ int bench_pack(const std::string& name, const std::string& out, const std::strin
   const auto architecture = models::model_architecture(name);
   auto model = models::create_model(architecture);
   const auto spec = quant::QuantSpec().weight_quant(quant::WeightQuant::kTernary);
-  quant::apply_quant_spec(*model, spec);
+  models::apply_quant_spec(*model, spec);
   deploy::PackOptions options;
   options.bits = kernels::packed_bits_names().parse(bits, "bits");
   const auto file = deploy::pack_model(*model, architecture, spec, options);

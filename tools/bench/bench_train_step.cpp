@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "models/apply_quant_spec.h"
 #include "models/registry.h"
 #include "tervit/libtorch/app.h"
 #include "tervit/core/error.h"
@@ -40,7 +41,7 @@ Trainee make_trainee(const std::string& name, tervit::quant::WeightQuant weight_
   Trainee trainee{tervit::models::create_model(name), {}, nullptr, nullptr};
   trainee.model->to(device);
   trainee.model->train();
-  tervit::quant::apply_quant_spec(*trainee.model, tervit::quant::QuantSpec().weight_quant(weight_quant));
+  tervit::models::apply_quant_spec(*trainee.model, tervit::quant::QuantSpec().weight_quant(weight_quant));
   trainee.parameters = trainee.model->parameters();
   const auto quantizer_parameters = tervit::quant::quantizer_parameters(*trainee.model);
   trainee.parameters.insert(trainee.parameters.end(), quantizer_parameters.begin(), quantizer_parameters.end());

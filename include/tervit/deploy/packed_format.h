@@ -36,7 +36,7 @@ struct PackOptions {
 };
 
 // The file's tensors and metadata for `model`, whose quantizable layers carry the ternary quantizers
-// (or none: full precision) that quant::apply_quant_spec(model, spec) gave them. A layer with another
+// (or none: full precision) that models::apply_quant_spec(model, spec) gave them. A layer with another
 // quantizer (int8) is a tervit::Error.
 SafetensorsData pack_model(models::VisionModelImpl& model, const models::ModelArchitecture& architecture,
                            const quant::QuantSpec& spec, const PackOptions& options);

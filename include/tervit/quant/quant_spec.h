@@ -2,7 +2,7 @@
 // What a training stage (or a post-training run) quantizes and how: the weight quantizer with its
 // options, optional 8-bit input activations, and which layers. Parsed from a stage config
 // (`weight_quant: ternary`, `quant: {delta: 0.7, granularity: channel, ...}`) or from command-line
-// options, and applied to a model by giving each selected layer a fresh quantizer.
+// options. models/apply_quant_spec.h applies it to a model.
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 #include <yaml-cpp/yaml.h>
@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "models/vision_model.h"
 #include "tervit/core/name_table.h"
 #include "tervit/quant/granularity.h"
 #include "tervit/quant/weight_quantizer.h"
@@ -50,16 +49,17 @@ QuantSpec quant_spec_from_yaml(const YAML::Node& stage, const std::string& label
 // --quant-exclude, writing into `spec`.
 void add_quant_options(CLI::App& app, QuantSpec& spec);
 
+// The spec as model files record it in their "quant" metadata: {"weight_quant": "ternary", "delta": 0.7,
+// "granularity": "channel", ...}, the keys of a stage config's `weight_quant` and `quant` map in one object.
+std::string quant_spec_json(const QuantSpec& spec);
+// That flat shape, or the stage shape the trainer's checkpoints record ({"weight_quant": "ternary", "quant":
+// {"delta": 0.7, ...}}), parsed as a stage config is (same names, same errors); `source` starts every error.
+QuantSpec quant_spec_from_json(const std::string& json, const std::string& source);
+
 // "ternary (delta 0.7, channel-wise)"-style summary for logs.
 std::string describe(const QuantSpec& spec);
 
 // The spec's weight quantizer for a layer whose latent weight is `latent_weight` (null for fp).
 WeightQuantizerPtr make_weight_quantizer(const QuantSpec& spec, const torch::Tensor& latent_weight);
-
-// Gives every selected quantizable layer a fresh weight quantizer (and, on linears, an input
-// quantizer); every other layer returns to full precision. Latent weights are untouched, so switching
-// stages keeps them. Learnable quantizer tensors are created on the weights' device: apply after
-// moving the model. Returns the names of the selected layers.
-std::vector<std::string> apply_quant_spec(models::VisionModelImpl& model, const QuantSpec& spec);
 
 }  // namespace tervit::quant
