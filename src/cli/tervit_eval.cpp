@@ -4,7 +4,6 @@
 
 #include <iostream>
 
-#include "models/model_metadata.h"
 #include "models/apply_quant_spec.h"
 #include "models/pretrained.h"
 #include "tervit/libtorch/app.h"
@@ -14,7 +13,7 @@
 #include "tervit/data/image_decode.h"
 #include "tervit/data/image_folder.h"
 #include "tervit/deploy/packed_model.h"
-#include "tervit/engine/checkpoint_model.h"
+#include "tervit/engine/model_from_file.h"
 #include "tervit/engine/evaluate.h"
 #include "tervit/engine/classify.h"
 #include "tervit/quant/model_size.h"
@@ -67,14 +66,10 @@ LoadedModel load_model(const EvalOptions& options, bool quant_given) {
     if (quant_given) models::apply_quant_spec(*loaded.model, options.quant);
     return {loaded.architecture, loaded.model, quant_given ? options.quant : loaded.quant, loaded.config, {}};
   }
-  const auto weights = read_safetensors(options.weights);
-  auto architecture = options.model.empty() ? models::architecture_from_metadata(weights.metadata)
-                                            : models::model_architecture(options.model, YAML::Load(options.architecture));
-  if (!architecture) throw Error(options.weights + ": no architecture in its metadata; name one with --model");
-  auto model = models::create_model(*architecture);
-  models::load_weights(*model, weights, options.weights);
-  models::apply_quant_spec(*model, options.quant);
-  return {*architecture, model, options.quant, YAML::Node(), {}};
+  const auto named = options.model.empty() ? std::nullopt
+                                           : std::optional(models::model_architecture(options.model, YAML::Load(options.architecture)));
+  auto loaded = engine::model_from_weights(read_safetensors(options.weights), options.weights, named, options.quant);
+  return {loaded.architecture, loaded.model, loaded.quant, YAML::Node(), {}};
 }
 
 // Command-line values win; then a checkpoint's run config (data section) or a packed file's; then timm's defaults.

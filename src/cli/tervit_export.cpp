@@ -6,15 +6,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "models/apply_quant_spec.h"
-#include "models/pretrained.h"
+#include "models/registry.h"
 #include "tervit/libtorch/app.h"
 #include "tervit/core/config.h"
 #include "tervit/core/error.h"
 #include "tervit/libtorch/safetensors.h"
 #include "tervit/core/yaml_json.h"
-#include "models/model_metadata.h"
 #include "tervit/deploy/packed_format.h"
+#include "tervit/engine/model_from_file.h"
 #include "tervit/runtime/prediction.h"
 #include "tervit/quant/model_size.h"
 #include "tervit/quant/quant_spec.h"
@@ -55,9 +54,8 @@ std::pair<tervit::SafetensorsData, tervit::quant::QuantSpec> read_source(const E
     throw Error("--checkpoint: the quantizer settings come from the checkpoint; drop the quantizer options");
   source = (std::filesystem::path(options.checkpoint) / "model.safetensors").string();
   auto weights = read_safetensors(source);
-  const auto quant = weights.metadata.find("quant");
-  if (quant == weights.metadata.end()) throw Error(source + ": no 'quant' metadata: it is not a quantization-aware checkpoint");
-  return {std::move(weights), quant::quant_spec_from_json(quant->second, source)};
+  auto spec = engine::recorded_quant_spec(weights, source);
+  return {std::move(weights), std::move(spec)};
 }
 
 // The run's eval preprocessing from a checkpoint's config.yaml (its data section), stored in the packed
@@ -79,12 +77,11 @@ int run(const ExportOptions& options, const tervit::ProcessOptions& process, boo
   const auto [weights, spec] = read_source(options, quant_options_given, source);
   if (spec.weight_quant() != quant::WeightQuant::kTernary)
     throw Error("tervit-export packs ternary weights, but the quantizer settings are " + quant::describe(spec));
-  const auto architecture = options.model.empty() ? models::architecture_from_metadata(weights.metadata)
-                                                  : models::model_architecture(options.model, YAML::Load(options.architecture));
-  if (!architecture) throw Error(source + ": no architecture in its metadata; name one with --model");
-  auto model = models::create_model(*architecture);
-  models::load_weights(*model, weights, source);
-  const auto selected = models::apply_quant_spec(*model, spec);
+  const auto named = options.model.empty() ? std::nullopt
+                                           : std::optional(models::model_architecture(options.model, YAML::Load(options.architecture)));
+  const auto loaded = engine::model_from_weights(weights, source, named, spec);
+  const auto& model = loaded.model;
+  const auto& selected = loaded.quantized_layers;
   // A checkpoint's trained α (and LSQ steps) sit beside the weights, in the trainer's quantizer state.
   const auto quantizers = std::filesystem::path(options.checkpoint) / "quantizers.safetensors";
   if (!options.checkpoint.empty() && std::filesystem::exists(quantizers))
@@ -98,7 +95,7 @@ int run(const ExportOptions& options, const tervit::ProcessOptions& process, boo
   pack.float_dtype = parse_float_dtype(options.float_dtype);
   if (!options.class_names.empty()) pack.class_names = runtime::read_class_names_file(options.class_names, model->num_classes());
   if (!options.checkpoint.empty()) pack.preprocess = run_preprocess(options.checkpoint);
-  const auto file = deploy::pack_model(*model, *architecture, spec, pack);
+  const auto file = deploy::pack_model(*model, loaded.architecture, spec, pack);
   write_safetensors(options.out, file.tensors, file.metadata);
 
   const auto bytes = static_cast<int64_t>(std::filesystem::file_size(options.out));
