@@ -137,6 +137,16 @@ TEST_CASE("The runtime rejects bad packed files, naming the tensor", "[runtime]"
   auto no_alpha = good;
   no_alpha.tensors.erase("head.alpha");
   CHECK_THAT(runtime_error(no_alpha), Catch::Contains("layer 'head' has packed weights but no α"));
+  // α by the file's granularity, as the LibTorch loader reads it: one per channel here, a single one is wrong.
+  auto layer_alpha = good;
+  layer_alpha.tensors["blocks.0.attn.proj.alpha"] = torch::ones({1}, torch::kFloat16);
+  CHECK_THAT(runtime_error(layer_alpha), Catch::Contains("tensor 'blocks.0.attn.proj.alpha' has shape [1], but the architecture in the metadata needs [48]"));
+  auto layer_wise_file = good;
+  layer_wise_file.metadata["quant"] = quant::quant_spec_json(ternary().granularity(quant::Granularity::kLayer));
+  CHECK_THAT(runtime_error(layer_wise_file), Catch::Contains("has shape [48], but the architecture in the metadata needs [1]"));
+  auto odd_granularity = good;
+  odd_granularity.metadata["quant"] = R"({"weight_quant": "ternary", "granularity": "row"})";
+  CHECK_THAT(runtime_error(odd_granularity), Catch::Contains("metadata 'quant' granularity is \"row\", expected \"channel\" or \"layer\""));
   auto wrong_family = good;
   wrong_family.metadata["family"] = "resnet";
   CHECK_THAT(runtime_error(wrong_family), Catch::Contains("metadata 'family' is 'resnet'"));

@@ -29,8 +29,7 @@ kernels::PackedTernaryMatrix read_matrix(const torch::Tensor& packed, kernels::P
   return kernels::read_packed_matrix(packed.sizes().vec(), packed.data_ptr<uint8_t>(), bits, rows, cols, where);
 }
 
-std::vector<float> read_alpha(const torch::Tensor& alpha, int64_t rows, quant::Granularity granularity, const std::string& where) {
-  const int64_t expected = granularity == quant::Granularity::kChannel ? rows : 1;
+std::vector<float> read_alpha(const torch::Tensor& alpha, int64_t rows, int64_t expected, const std::string& where) {
   if (!torch::isFloatingType(alpha.scalar_type()) || alpha.dim() != 1 || alpha.size(0) != expected)
     throw Error(where + " is " + c10::toString(alpha.scalar_type()) + " " + shape_text(alpha.sizes()) + ", but " +
                 (expected == 1 ? std::string("layer") : std::string("channel")) + "-wise scales of this layer are float [" +
@@ -81,7 +80,8 @@ PackedModel load_packed_model(const SafetensorsData& file, const std::string& so
       throw Error(source + ": layer '" + name + "' has both packed weights and a float weight");
     const int64_t rows = layer->latent_weight().size(0), cols = layer->latent_weight().numel() / rows;
     auto matrix = read_matrix(weights->second, packed.bits, rows, cols, source + ": tensor '" + weights->first + "'");
-    matrix.alpha = read_alpha(alpha->second, rows, packed.quant.granularity(), source + ": tensor '" + alpha->first + "'");
+    matrix.alpha = read_alpha(alpha->second, rows, kernels::packed_alpha_count(file.metadata, rows, source),
+                              source + ": tensor '" + alpha->first + "'");
     packed_layers.emplace_back(layer, std::move(matrix));
     packed_weights.insert(name + ".weight");
     floats.erase(weights);

@@ -23,6 +23,17 @@ PackedBits read_packed_bits(const Metadata& metadata, const std::string& source)
   return with_context(source, [&] { return packed_bits_names().parse(required_metadata(metadata, "bits", source), "bits"); });
 }
 
+int64_t packed_alpha_count(const Metadata& metadata, int64_t rows, const std::string& source) {
+  const auto quant = nlohmann::json::parse(required_metadata(metadata, "quant", source), nullptr, /*allow_exceptions=*/false);
+  if (!quant.is_object()) throw Error(source + ": metadata 'quant' is not a JSON object");
+  const auto& fields = quant.contains("quant") && quant["quant"].is_object() ? quant["quant"] : quant;
+  if (!fields.contains("granularity")) return rows;
+  const auto& granularity = fields["granularity"];
+  if (granularity == "channel") return rows;
+  if (granularity == "layer") return 1;
+  throw Error(source + ": metadata 'quant' granularity is " + granularity.dump() + ", expected \"channel\" or \"layer\"");
+}
+
 std::vector<std::string> class_names_from_metadata(const Metadata& metadata, int64_t num_classes, const std::string& source) {
   const auto found = metadata.find("class_names");
   if (found == metadata.end()) return {};

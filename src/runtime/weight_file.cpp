@@ -110,10 +110,9 @@ Linear WeightFile::take_linear(const std::string& prefix, const std::vector<int6
     throw Error(where + " has dtype " + dtype_info(packed.dtype).name + ", packed weights are U8");
   // 2-bit blocks are used where they lie in the file's bytes: no second copy of the model while loading.
   auto matrix = kernels::read_packed_matrix(packed.shape, header_.data + packed.begin, bits, rows, cols, where, bytes_);
-  const auto& alpha_entry = entries_.at(alpha_name);
-  const bool layer_wise = alpha_entry->shape == std::vector<int64_t>{1} && rows != 1;
-  matrix.alpha = take_floats(alpha_name, {layer_wise ? 1 : rows});
-  if (layer_wise) matrix.alpha.assign(static_cast<size_t>(rows), matrix.alpha.front());
+  const int64_t alpha_count = kernels::packed_alpha_count(metadata(), rows, source_);
+  matrix.alpha = take_floats(alpha_name, {alpha_count});
+  if (alpha_count != rows) matrix.alpha.assign(static_cast<size_t>(rows), matrix.alpha.front());
   matrix.bias = std::move(bias_values);
   ++packed_layers_;
   return Linear::packed(std::move(matrix));

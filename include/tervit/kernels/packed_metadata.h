@@ -23,6 +23,11 @@ const std::string& required_metadata(const Metadata& metadata, const std::string
 // Checks the format and its version, and returns the packing ("bits"); tervit::Errors name `source`.
 PackedBits read_packed_bits(const Metadata& metadata, const std::string& source);
 
+// How many α a packed layer of `rows` output channels holds: `rows` channel-wise, 1 layer-wise, as the
+// "granularity" of the file's quantizer ("quant" metadata, in its flat or stage shape; channel when absent)
+// says. One rule for the LibTorch loader and the runtime.
+int64_t packed_alpha_count(const Metadata& metadata, int64_t rows, const std::string& source);
+
 // The optional "class_names" (a JSON array of num_classes strings); empty when the file has none.
 std::vector<std::string> class_names_from_metadata(const Metadata& metadata, int64_t num_classes, const std::string& source);
 
