@@ -1,15 +1,14 @@
 #include "models/registry.h"
 
 #include <functional>
-#include <initializer_list>
 #include <map>
-#include <sstream>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "tervit/core/closest_match.h"
 #include "tervit/core/error.h"
+#include "tervit/kernels/model_fields.h"
 
 namespace tervit::models {
 
@@ -117,49 +116,6 @@ void apply_overrides(Options& options, const FieldTable<Options>& fields, const 
   }
 }
 
-using IntFields = std::initializer_list<std::pair<const char*, int64_t>>;
-using RateFields = std::initializer_list<std::pair<const char*, double>>;
-
-void check_at_least(const std::string& field, double value, double min) {
-  if (!(value >= min)) {
-    std::ostringstream message;
-    message << "model." << field << ": " << value << " is out of range, expected >= " << min;
-    throw Error(message.str());
-  }
-}
-
-void check_common(IntFields positive, RateFields rates, int64_t num_classes, double mlp_ratio) {
-  for (const auto& [field, value] : positive) check_at_least(field, static_cast<double>(value), 1);
-  for (const auto& [field, value] : rates) {
-    if (!(value >= 0 && value <= 1))
-      throw Error("model." + std::string(field) + ": " + std::to_string(value) + " is out of range, expected between 0 and 1");
-  }
-  check_at_least("num_classes", static_cast<double>(num_classes), 0);
-  check_at_least("mlp_ratio", mlp_ratio, 1e-6);
-}
-
-// Sizes no model can be built from are errors naming the field here, at config time, rather than a
-// division by zero or a LibTorch error when the model is built. (Divisibility is the models' check.)
-void check_fields(const DeiTOptions& o) {
-  check_common({{"img_size", o.img_size()}, {"patch_size", o.patch_size()}, {"in_chans", o.in_chans()},
-                {"embed_dim", o.embed_dim()}, {"num_heads", o.num_heads()}},
-               {{"drop_rate", o.drop_rate()}, {"pos_drop_rate", o.pos_drop_rate()}, {"proj_drop_rate", o.proj_drop_rate()},
-                {"attn_drop_rate", o.attn_drop_rate()}, {"drop_path_rate", o.drop_path_rate()}},
-               o.num_classes(), o.mlp_ratio());
-  check_at_least("depth", static_cast<double>(o.depth()), 0);
-}
-
-void check_fields(const SwinOptions& o) {
-  check_common({{"img_size", o.img_size()}, {"patch_size", o.patch_size()}, {"in_chans", o.in_chans()},
-                {"embed_dim", o.embed_dim()}, {"window_size", o.window_size()}},
-               {{"drop_rate", o.drop_rate()}, {"attn_drop_rate", o.attn_drop_rate()}, {"drop_path_rate", o.drop_path_rate()}},
-               o.num_classes(), o.mlp_ratio());
-  // Each stage doubles the width: more than 8 would overflow the size arithmetic long before memory runs out.
-  if (o.depths().empty() || o.depths().size() > 8) throw Error("model.depths: expected 1 to 8 stages");
-  for (const int64_t depth : o.depths()) check_at_least("depths", static_cast<double>(depth), 0);
-  for (const int64_t heads : o.num_heads()) check_at_least("num_heads", static_cast<double>(heads), 1);
-}
-
 }  // namespace
 
 std::vector<std::string> model_names() {
@@ -190,7 +146,14 @@ ModelArchitecture model_architecture(const std::string& name, const YAML::Node& 
           apply_overrides(options, swin_fields(), overrides);
       },
       architecture);
-  std::visit([](const auto& options) { check_fields(options); }, architecture);
+  // Values no model can be built from are errors naming the field here, at config time, rather than a
+  // division by zero or a LibTorch error when the model is built (divisibility is the models' check).
+  const auto fields = architecture_json(architecture);
+  for (const auto& field : *kernels::model_fields(family_name(architecture))) {
+    const auto expected = kernels::field_violation(field.rule, fields.at(field.name));
+    if (!expected.empty())
+      throw Error("model." + field.name + ": " + fields.at(field.name).dump() + " is out of range, expected " + expected);
+  }
   return architecture;
 }
 

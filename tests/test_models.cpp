@@ -1,8 +1,11 @@
 // Backbones against timm: golden outputs, parameter counts, weight loading and round trips.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "models/pretrained.h"
 #include "models/registry.h"
+#include "tervit/kernels/model_fields.h"
 #include "test_helpers.h"
 #include "tervit/core/error.h"
 #include "tervit/libtorch/safetensors.h"
@@ -169,6 +172,33 @@ TEST_CASE("Unknown model names and architecture fields are errors that help", "[
   CHECK_THROWS_WITH(model_architecture("swin", YAML::Load("{window: 7}")), Catch::Contains("model.window") && Catch::Contains("window_size"));
   CHECK_THROWS_WITH(model_architecture("deit", YAML::Load("{depth: deep}")), Catch::Contains("model.depth"));
   CHECK_THROWS_WITH(create_model(model_architecture("swin", YAML::Load("{img_size: 100}"))), Catch::Contains("patch"));
+}
+
+TEST_CASE("One field list per family: YAML overrides, JSON metadata and the runtime's reader agree", "[models]") {
+  for (const std::string family : {"deit", "swin"}) {
+    CAPTURE(family);
+    const auto architecture = model_architecture(family);
+    const auto* shared = tervit::kernels::model_fields(family);
+    REQUIRE(shared != nullptr);
+    std::vector<std::string> listed;
+    for (const auto& field : *shared) listed.push_back(field.name);
+    std::sort(listed.begin(), listed.end());
+    auto overridable = architecture_fields(architecture);
+    std::sort(overridable.begin(), overridable.end());
+    CHECK(overridable == listed);
+    const auto json = architecture_json(architecture);
+    std::vector<std::string> recorded;
+    for (const auto& [name, value] : json.items()) recorded.push_back(name);
+    CHECK(recorded == listed);  // JSON objects keep their keys sorted
+  }
+  // The same rule, the same words, in the config check and in the runtime's reader.
+  CHECK_THROWS_WITH(model_architecture("deit", YAML::Load("{mlp_ratio: 0}")), Catch::Contains("model.mlp_ratio: 0.0 is out of range, expected a number above 0"));
+  CHECK_THROWS_WITH(model_architecture("swin", YAML::Load("{depths: [2, 2, 2, 2, 2, 2, 2, 2, 2]}")),
+                    Catch::Contains("model.depths: [2,2,2,2,2,2,2,2,2] is out of range, expected 1 to 8 non-negative integers"));
+  CHECK_THROWS_WITH(model_architecture("deit", YAML::Load("{drop_rate: 1.5}")), Catch::Contains("model.drop_rate: 1.5 is out of range, expected a number between 0 and 1"));
+  CHECK(tervit::kernels::field_violation(tervit::kernels::FieldRule::kAboveZero, 0.0) == "a number above 0");
+  CHECK(tervit::kernels::field_violation(tervit::kernels::FieldRule::kPositive, 3).empty());
+  CHECK(tervit::kernels::model_fields("resnet") == nullptr);
 }
 
 TEST_CASE("Swin blocks follow timm's window and shift rules", "[models]") {

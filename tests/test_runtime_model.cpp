@@ -150,6 +150,11 @@ TEST_CASE("The runtime rejects bad packed files, naming the tensor", "[runtime]"
   auto wrong_family = good;
   wrong_family.metadata["family"] = "resnet";
   CHECK_THAT(runtime_error(wrong_family), Catch::Contains("metadata 'family' is 'resnet'"));
+  auto zero_ratio = good;
+  auto fields = nlohmann::json::parse(good.metadata.at("config"));
+  fields["mlp_ratio"] = 0;
+  zero_ratio.metadata["config"] = fields.dump();
+  CHECK_THAT(runtime_error(zero_ratio), Catch::Contains("metadata 'config' field 'mlp_ratio' is not a number above 0"));
   auto wrong_config = good;
   wrong_config.metadata["config"] = R"({"img_size": 32})";
   CHECK_THAT(runtime_error(wrong_config), Catch::Contains("metadata 'config' has no 'patch_size'"));
