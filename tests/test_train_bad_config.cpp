@@ -80,6 +80,8 @@ TEST_CASE("Malformed configs exit with code 2, name the key and write nothing", 
       {"--set model.architecture.patch_size=0", {"patch_size", "out of range"}},
       {"--set model.architecture.drop_path_rate=1.5", {"drop_path_rate", "out of range"}},
       {"--set model.architecture.num_heads=5", {"embed_dim", "num_heads"}},
+      // A model without classes builds (timm allows it), and the data check names the mismatch: no SIGFPE.
+      {"--set model.architecture.num_classes=0", {"num_classes 0"}},
       {"--set data.batch_size=15", {"data.batch_size", "even"}},
       // Files and folders that are missing or of the wrong kind.
       {"--set data.root=" + (dir / "nowhere").string(), {"data.train_split", "nowhere", "does not exist"}},

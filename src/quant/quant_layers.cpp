@@ -14,7 +14,10 @@ void reset_like_torch(torch::Tensor& weight, torch::Tensor& bias) {
   torch::NoGradGuard no_grad;
   torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {
-    const int64_t fan_in = weight.numel() / weight.size(0);
+    // Every dimension but the output channels': not numel / size(0), which divides by zero for a layer
+    // without outputs (num_classes 0).
+    int64_t fan_in = 1;
+    for (int64_t d = 1; d < weight.dim(); ++d) fan_in *= weight.size(d);
     const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
     bias.uniform_(-bound, bound);
   }
