@@ -129,12 +129,15 @@ void check_choice(const Config& config, const std::string& key, const std::vecto
 
 
 YAML::Node Config::node(const std::string& dotted_key) const {
-  YAML::Node current = YAML::Clone(root_);
+  // reset() moves the handle down the tree: assigning the child would write it into the tree, and a clone of
+  // the whole tree per lookup made every read cost the config's size.
+  YAML::Node current;
+  current.reset(root_);
   std::stringstream parts(dotted_key);
-  std::string part;
-  while (std::getline(parts, part, '.')) {
+  for (std::string part; std::getline(parts, part, '.');) {
     if (!current.IsMap() || !current[part]) throw Error("config has no key '" + dotted_key + "'");
-    current = current[part];
+    YAML::Node next = current[part];
+    current.reset(next);
   }
   return current;
 }

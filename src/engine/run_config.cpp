@@ -1,7 +1,6 @@
 #include "tervit/engine/run_config.h"
 
 #include <set>
-#include <sstream>
 
 #include "models/registry.h"
 #include "tervit/core/error.h"
@@ -108,22 +107,14 @@ const NameTable<WriteErrorPolicy>& write_error_policy_names() {
 namespace {
 
 // Reads the values of one validated map (the config root or a stage) by key; types were checked by the schema.
+// Errors name the key after `label` ("stages[1].").
 class Reader {
  public:
-  Reader(YAML::Node node, std::string label) : node_(std::move(node)), label_(std::move(label)) {}
-  YAML::Node node(const std::string& dotted_key) const {
-    YAML::Node current;
-    current.reset(node_);
-    std::stringstream parts(dotted_key);
-    for (std::string part; std::getline(parts, part, '.');) {
-      YAML::Node next = current[part];
-      current.reset(next);
-    }
-    return current;
-  }
+  Reader(YAML::Node node, std::string label) : map_(std::move(node)), label_(std::move(label)) {}
+  YAML::Node node(const std::string& dotted_key) const { return map_.node(dotted_key); }
   template <typename T>
   T get(const std::string& key) const {
-    return node(key).as<T>();
+    return map_.get<T>(key);
   }
   template <typename Enum>
   Enum choice(const std::string& key, const NameTable<Enum>& table) const {
@@ -139,7 +130,7 @@ class Reader {
   }
 
  private:
-  YAML::Node node_;
+  Config map_;
   std::string label_;
 };
 
