@@ -175,8 +175,10 @@ TEST_CASE("A rank that dies, hangs or never starts makes the others stop with an
                                                               executable("tervit-train") + " --config " + config + " --output " +
                                                               (dir / "alone").string() + " --set runtime.dist_timeout_s=2");
     CHECK(result.exit_code == 1);
+    // LibTorch 1.13's TCPStore lets rank 0 on and the first collective times out; 2.x's store times out
+    // itself. Either message names the rank and the setting with its value.
     CHECK_THAT(result.err, Catch::Contains("distributed") && Catch::Contains("rank 0 of 2") &&
-                               Catch::Contains("runtime.dist_timeout_s (2 s)"));
+                               Catch::Contains("runtime.dist_timeout_s (2 s"));
     CHECK_FALSE(fs::exists(dir / "alone"));
   }
 }

@@ -34,8 +34,10 @@ struct GradientReducer::Impl {
   bool reducing = false;
   size_t next_to_start = 0;
   double finish_seconds = 0;
-  // The accumulators are held so that they (and the hooks on them) outlive each backward graph.
-  std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, uintptr_t>> hooks;
+  // The accumulators are held so that they (and the hooks on them) outlive each backward graph; held by
+  // whatever pointer this LibTorch hands them out as (a shared_ptr until 2.x, an intrusive_ptr since).
+  using AccumulatorPtr = decltype(torch::autograd::impl::grad_accumulator(std::declval<const torch::Tensor&>()));
+  std::vector<std::pair<AccumulatorPtr, uintptr_t>> hooks;
 
   // Buckets of consecutive parameters of `order`, one dtype and device each.
   void build_buckets(const std::vector<int64_t>& order) {

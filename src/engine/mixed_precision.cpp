@@ -1,17 +1,16 @@
 #include "tervit/engine/mixed_precision.h"
 
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
 
 #include "tervit/core/error.h"
+#include "tervit/libtorch/torch_features.h"
 
 namespace tervit::engine {
 
 namespace {
 
-// 2.4 made autocast device-generic and deprecated the CUDA-only calls.
 void set_cuda_autocast(bool enabled, at::ScalarType dtype) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if TERVIT_TORCH_HAS_DEVICE_AUTOCAST
   at::autocast::set_autocast_dtype(at::kCUDA, dtype);
   at::autocast::set_autocast_enabled(at::kCUDA, enabled);
 #else

@@ -1,7 +1,6 @@
 #include "tervit/engine/process_group.h"
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/version.h>
 // A LibTorch may be built with a backend yet ship without its headers (pip wheels have no gloo/ headers;
 // nccl.h comes from NVIDIA's own package): a backend is used only when both are there.
 #if defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
@@ -21,6 +20,7 @@
 #include <stdexcept>
 
 #include "tervit/core/error.h"
+#include "tervit/libtorch/torch_features.h"
 
 namespace tervit::engine {
 
@@ -28,7 +28,7 @@ namespace {
 
 // LibTorch 2.0 split c10d process groups into a ProcessGroup front and per-device Backends: Gloo and
 // NCCL are Backends there, ProcessGroups in 1.13. Both have the collectives used here.
-#if TORCH_VERSION_MAJOR >= 2
+#if TERVIT_TORCH_HAS_C10D_BACKENDS
 using Backend = c10d::Backend;
 #else
 using Backend = c10d::ProcessGroup;
