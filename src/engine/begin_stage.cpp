@@ -5,6 +5,7 @@
 
 #include "models/apply_quant_spec.h"
 #include "models/pretrained.h"
+#include "tervit/engine/adamw.h"
 #include "tervit/engine/optimizer_state.h"
 #include "tervit/engine/param_groups.h"
 #include "tervit/quant/quant_layers.h"
@@ -17,8 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// AdamW over the model's decay / no-decay groups, plus the quantizers' tensors without weight decay.
-std::unique_ptr<torch::optim::AdamW> make_optimizer(TrainingRun& run, const StageConfig& stage) {
+// AdamW over the model's decay / no-decay groups, plus the quantizers' tensors without weight decay; its
+// fused kernel where LibTorch has one.
+std::unique_ptr<AdamW> make_optimizer(TrainingRun& run, const StageConfig& stage) {
   auto groups = adamw_param_groups(*run.model, stage.weight_decay);
   const auto quantizer_tensors = quant::quantizer_parameters(*run.model);
   if (!quantizer_tensors.empty())
@@ -33,7 +35,7 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(TrainingRun& run, const Stag
       auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
       o.betas(defaults.betas()).eps(defaults.eps());
     }
-  return std::make_unique<torch::optim::AdamW>(std::move(groups), defaults);
+  return std::make_unique<AdamW>(std::move(groups), defaults, /*fused=*/true);
 }
 
 LrScheduleOptions stage_schedule(const TrainingRun& run, const StageConfig& stage) {
@@ -84,9 +86,10 @@ void begin_stage(TrainingRun& run, const StageConfig& stage, const std::optional
     run.diagnostics.restore(std::move(codes));
   }
   run.resume_from.reset();  // used up: later stages start fresh
-  spdlog::info("stage {} ({}/{}): {} for {} epochs, {} quantized layers, peak lr {:.3g} (global batch {}), {} steps", stage.name,
-               p.stage + 1, run.config.stages.size(), quant::describe(stage.quant), stage.epochs, quantized.size(),
-               run.schedule.peak_lr, run.global_batch(), run.schedule.total_steps);
+  spdlog::info("stage {} ({}/{}): {} for {} epochs, {} quantized layers, peak lr {:.3g} (global batch {}), {} steps, {} AdamW",
+               stage.name, p.stage + 1, run.config.stages.size(), quant::describe(stage.quant), stage.epochs, quantized.size(),
+               run.schedule.peak_lr, run.global_batch(), run.schedule.total_steps,
+               run.optimizer->fused() ? "fused" : "plain");
   if (run.reducer)
     spdlog::info("data parallel: {} ranks ({}), {} images per rank and batch, gradients in {} buckets", run.world_size(),
                  run.group()->backend_name(), run.config.data.batch_size, run.reducer->bucket_count());

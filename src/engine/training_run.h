@@ -12,6 +12,7 @@
 
 #include "models/vision_model.h"
 #include "tervit/data/loader.h"
+#include "tervit/engine/adamw.h"
 #include "tervit/engine/checkpoint.h"
 #include "tervit/engine/gradient_reducer.h"
 #include "tervit/engine/lr_schedule.h"
@@ -38,7 +39,7 @@ struct TrainingRun {
   LossScaler scaler{false};
 
   // Per stage.
-  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<AdamW> optimizer;
   std::vector<torch::Tensor> trained;  // every tensor the optimizer updates
   LrScheduleOptions schedule;
   std::unique_ptr<ModelEma> ema;

@@ -17,6 +17,7 @@
 #include "tervit/core/error.h"
 #include "tervit/libtorch/process.h"
 #include "tervit/core/thread_budget.h"
+#include "tervit/engine/adamw.h"
 #include "tervit/engine/gradient_reducer.h"
 #include "tervit/engine/mixed_precision.h"
 #include "tervit/engine/process_group.h"
@@ -31,7 +32,7 @@ namespace {
 struct Trainee {
   tervit::models::VisionModel model;
   std::vector<torch::Tensor> parameters;
-  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<tervit::engine::AdamW> optimizer;
   std::unique_ptr<tervit::engine::GradientReducer> reducer;
 };
 
@@ -45,8 +46,9 @@ Trainee make_trainee(const std::string& name, tervit::quant::WeightQuant weight_
   trainee.parameters = trainee.model->parameters();
   const auto quantizer_parameters = tervit::quant::quantizer_parameters(*trainee.model);
   trainee.parameters.insert(trainee.parameters.end(), quantizer_parameters.begin(), quantizer_parameters.end());
-  trainee.optimizer =
-      std::make_unique<torch::optim::AdamW>(trainee.parameters, torch::optim::AdamWOptions(5e-4).weight_decay(0.05));
+  std::vector<torch::optim::OptimizerParamGroup> groups{torch::optim::OptimizerParamGroup(trainee.parameters)};
+  trainee.optimizer = std::make_unique<tervit::engine::AdamW>(std::move(groups), torch::optim::AdamWOptions(5e-4).weight_decay(0.05),
+                                                              /*fused=*/true);  // as tervit-train
   return trainee;
 }
 
