@@ -4,6 +4,8 @@
 
 #include "models/cpu_attention.h"
 #include "models/cpu_gelu.h"
+#include "tervit/core/error.h"
+#include "tervit/libtorch/torch_features.h"
 
 namespace tervit::models {
 
@@ -55,6 +57,7 @@ torch::Tensor qkv_attention(const torch::Tensor& qkv, int64_t heads, const torch
                             int64_t queries) {
   const bool dropout = attn_drop->is_training() && attn_drop->options.p() > 0.0;
   if (!dropout && float_cpu(qkv) && float_cpu(bias)) return cpu_attention(qkv, heads, bias, queries);
+  if (sdpa_available()) return sdpa_attention(qkv, heads, bias, attn_drop, queries);
   return matmul_attention(qkv, heads, bias, attn_drop, queries);
 }
 
@@ -70,6 +73,31 @@ torch::Tensor matmul_attention(const torch::Tensor& qkv, int64_t heads, const to
     scores = (scores.view({windows / groups, groups, heads, rows, tokens}) + bias).view({windows, heads, rows, tokens});
   }
   return torch::matmul(attn_drop(scores.softmax(-1)), split[2]).transpose(1, 2).reshape({windows, rows, channels});
+}
+
+bool sdpa_available() { return TERVIT_TORCH_HAS_SDPA; }
+
+torch::Tensor sdpa_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, torch::nn::Dropout& attn_drop,
+                             int64_t queries) {
+#if TERVIT_TORCH_HAS_SDPA
+  const int64_t windows = qkv.size(0), tokens = qkv.size(1), channels = qkv.size(2) / 3;
+  const int64_t rows = queries > 0 ? queries : tokens;
+  const auto split = qkv.reshape({windows, tokens, 3, heads, channels / heads}).permute({2, 0, 3, 1, 4});
+  std::optional<torch::Tensor> mask;
+  if (bias.defined()) {
+    // The kernels take one mask broadcast over the batch: a bias shared by groups of windows is laid out
+    // per window (as timm does for Swin's shift mask); a single group broadcasts as it is.
+    const int64_t groups = bias.size(0);
+    mask = groups == 1 ? bias
+                       : bias.unsqueeze(0).expand({windows / groups, groups, heads, rows, tokens}).reshape({windows, heads, rows, tokens});
+  }
+  const double dropout = attn_drop->is_training() ? attn_drop->options.p() : 0.0;
+  const auto out = at::scaled_dot_product_attention(split[0].narrow(2, 0, rows), split[1], split[2], mask, dropout);
+  return out.transpose(1, 2).reshape({windows, rows, channels});
+#else
+  (void)qkv, (void)heads, (void)bias, (void)attn_drop, (void)queries;
+  throw Error("attention: scaled_dot_product_attention needs LibTorch 2.0 or later; this is " TORCH_VERSION);
+#endif
 }
 
 }  // namespace tervit::models

@@ -53,12 +53,19 @@ torch::Tensor exact_gelu(const torch::Tensor& x);
 // Multi-head softmax attention from a qkv linear's output (W, N, 3 C; timm's layout: [q | k | v], each
 // split into `heads` heads) to (W, queries, C), the heads side by side. Only the first `queries` tokens
 // attend (all N when 0). `bias` is undefined or (G, heads, queries, N), added to the scores of window w
-// from bias[w % G]. Float32 CPU tensors without attention dropout take the fused cpu_attention;
-// everything else (CUDA, autocast dtypes, dropout) takes matmul_attention.
+// from bias[w % G]. Float32 CPU tensors without attention dropout take the fused cpu_attention (on the
+// CPU it was faster than LibTorch 2.x's scaled_dot_product_attention: tools/bench/bench_attention.cpp);
+// everything else (CUDA, autocast dtypes, dropout) takes sdpa_attention on LibTorch 2.x, as timm does,
+// and matmul_attention on 1.13.
 torch::Tensor qkv_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, torch::nn::Dropout& attn_drop,
                             int64_t queries = 0);
-// The same from LibTorch's matmul and softmax, as timm writes it.
+// The same from LibTorch's matmul and softmax, as timm writes it without fused attention.
 torch::Tensor matmul_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, torch::nn::Dropout& attn_drop,
                                int64_t queries = 0);
+// The same through at::scaled_dot_product_attention (LibTorch 2.x: flash and memory-efficient kernels on
+// CUDA), attention dropout inside it; tervit::Error on a LibTorch without it (see sdpa_available).
+torch::Tensor sdpa_attention(const torch::Tensor& qkv, int64_t heads, const torch::Tensor& bias, torch::nn::Dropout& attn_drop,
+                             int64_t queries = 0);
+bool sdpa_available();
 
 }  // namespace tervit::models
