@@ -74,13 +74,47 @@ TEST_CASE("The fused CPU attention equals matmul attention, gradients included",
   CHECK(torch::equal(other_threads.grad_qkv, actual.grad_qkv));
 }
 
-TEST_CASE("Models take the fused attention on CPU and matmul attention with attention dropout", "[models][cpu_layers]") {
+TEST_CASE("scaled_dot_product_attention (LibTorch 2.x) equals matmul attention, gradients included", "[models][cpu_layers]") {
+  if (!sdpa_available()) {
+    testing::skip_test("LibTorch " TORCH_VERSION " has no scaled_dot_product_attention");
+    return;
+  }
+  struct Case {
+    int64_t windows, tokens, heads, head_dim, bias_groups, queries;
+  };
+  // As above: no bias, a shared bias, a bias per window position (laid out per window), queries only.
+  const auto c = GENERATE(Case{3, 13, 3, 8, 0, 0}, Case{2, 9, 2, 5, 1, 0}, Case{6, 7, 3, 4, 3, 0}, Case{4, 5, 1, 3, 2, 1});
+  CAPTURE(c.windows, c.tokens, c.heads, c.head_dim, c.bias_groups, c.queries);
+  torch::manual_seed(3);
+  const int64_t channels = c.heads * c.head_dim, rows = c.queries > 0 ? c.queries : c.tokens;
+  const auto qkv = torch::randn({c.windows, c.tokens, 3 * channels});
+  const auto bias = c.bias_groups > 0 ? torch::randn({c.bias_groups, c.heads, rows, c.tokens}) : torch::Tensor();
+  const auto grad_out = torch::randn({c.windows, rows, channels});
+  torch::nn::Dropout no_dropout(0.0);
+  const auto expected = run_attention(
+      [&](const torch::Tensor& x, const torch::Tensor& b) { return matmul_attention(x, c.heads, b, no_dropout, c.queries); }, qkv,
+      bias, grad_out);
+  const auto actual = run_attention(
+      [&](const torch::Tensor& x, const torch::Tensor& b) { return sdpa_attention(x, c.heads, b, no_dropout, c.queries); }, qkv,
+      bias, grad_out);
+  REQUIRE(actual.out.sizes() == expected.out.sizes());
+  CHECK(relative_error(actual.out, expected.out) < 1e-5);
+  CHECK(relative_error(actual.grad_qkv, expected.grad_qkv) < 1e-5);
+  if (bias.defined()) CHECK(relative_error(actual.grad_bias, expected.grad_bias) < 1e-5);
+}
+
+TEST_CASE("Models take the fused attention on CPU, and SDPA (LibTorch 2.x) or matmul attention with attention dropout", "[models][cpu_layers]") {
   torch::manual_seed(4);
   const auto qkv = torch::randn({2, 5, 12});
   torch::nn::Dropout dropout(0.5);
   dropout->train();
-  // Half the probabilities dropped and the rest doubled cannot give the fused path's output.
-  CHECK_FALSE(torch::allclose(qkv_attention(qkv, 2, {}, dropout), cpu_attention(qkv, 2, {})));
+  // Half the probabilities dropped and the rest doubled cannot give the fused path's output; the dropout
+  // runs inside scaled_dot_product_attention where LibTorch has it.
+  torch::manual_seed(6);
+  const auto dropped = qkv_attention(qkv, 2, {}, dropout);
+  CHECK_FALSE(torch::allclose(dropped, cpu_attention(qkv, 2, {})));
+  torch::manual_seed(6);
+  CHECK(torch::equal(dropped, sdpa_available() ? sdpa_attention(qkv, 2, {}, dropout) : matmul_attention(qkv, 2, {}, dropout)));
   dropout->eval();
   CHECK(torch::equal(qkv_attention(qkv, 2, {}, dropout), cpu_attention(qkv, 2, {})));
   CHECK_THROWS_WITH(cpu_attention(torch::randn({2, 5, 10}), 2, {}), Catch::Contains("channels a multiple of 2 heads"));
