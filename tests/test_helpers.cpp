@@ -14,7 +14,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "models/pretrained.h"
+#include "models/registry.h"
+#include "tervit/libtorch/safetensors.h"
+
 namespace tervit::testing {
+
+models::VisionModel fixture_model(const std::string& name) {
+  const auto weights = read_safetensors(timm_fixture(name + ".safetensors"));
+  auto model = models::create_model(models::model_architecture(weights.metadata.at("family"), YAML::Load(weights.metadata.at("config"))));
+  models::load_weights(*model, weights, name);
+  model->eval();
+  return model;
+}
 
 TempDir::TempDir() {
   std::random_device random;

@@ -9,12 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "models/vision_model.h"
 #include "tervit/core/error.h"
 
 namespace tervit::testing {
 
 inline std::filesystem::path shared_dir() { return TERVIT_SHARED_DIR; }
 inline std::filesystem::path timm_fixture(const std::string& file) { return shared_dir() / "fixtures" / "timm" / file; }
+// The shared timm fixture `name` (deit_mini, swin_mini) as a tervit model with its weights, in eval mode,
+// built from the constructor arguments timm recorded in its metadata.
+models::VisionModel fixture_model(const std::string& name);
 
 // A fresh folder under the system temp dir, removed with everything in it at scope exit.
 class TempDir {

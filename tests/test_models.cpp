@@ -13,18 +13,10 @@
 using namespace tervit;
 using namespace tervit::models;
 using tervit::testing::relative_error;
+using tervit::testing::fixture_model;
 using tervit::testing::timm_fixture;
 
 namespace {
-
-// The fixture's model, built from the constructor arguments timm recorded in its metadata.
-VisionModel fixture_model(const std::string& name) {
-  const auto weights = read_safetensors(timm_fixture(name + ".safetensors"));
-  auto model = create_model(model_architecture(weights.metadata.at("family"), YAML::Load(weights.metadata.at("config"))));
-  load_weights(*model, timm_fixture(name + ".safetensors"));
-  model->eval();
-  return model;
-}
 
 int64_t parameter_count(const VisionModel& model) {
   int64_t count = 0;

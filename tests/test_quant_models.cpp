@@ -21,17 +21,10 @@
 using namespace tervit;
 using namespace tervit::quant;
 using tervit::testing::relative_error;
+using tervit::testing::fixture_model;
 using tervit::testing::timm_fixture;
 
 namespace {
-
-models::VisionModel fixture_model(const std::string& name) {
-  const auto weights = read_safetensors(timm_fixture(name + ".safetensors"));
-  auto model = models::create_model(models::model_architecture(weights.metadata.at("family"), YAML::Load(weights.metadata.at("config"))));
-  models::load_weights(*model, weights, name);
-  model->eval();
-  return model;
-}
 
 // method.md's ternary formula written out element by element, in double, one group of weights at a
 // time: deliberately nothing shared with src/quant.
