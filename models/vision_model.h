@@ -15,7 +15,9 @@ class VisionModelImpl : public torch::nn::Module {
   // What forward_head reads, computed no further than it needs: forward_features, or (DeiT, whose head
   // reads the class tokens) those tokens alone. forward_head gives the same from either.
   virtual torch::Tensor head_features(const torch::Tensor& images) { return forward_features(images); }
-  torch::Tensor forward(const torch::Tensor& images) { return forward_head(head_features(images)); }
+  // forward_head(head_features(images)), with the quantized layers' weights prepared in a few batched
+  // passes for the whole pass (quant/batched_weights.h) rather than one quantizer run per layer.
+  torch::Tensor forward(const torch::Tensor& images);
 
   virtual int64_t num_classes() const = 0;
   virtual int64_t img_size() const = 0;

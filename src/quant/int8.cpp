@@ -31,6 +31,12 @@ torch::Tensor Int8Quantizer::quantize(const torch::Tensor& weight) {
   return straight_through(absmax_fake_quantize(groups).view(weight.sizes()), weight);
 }
 
+std::string Int8Quantizer::row_function() const {
+  return learnable_step_.defined() || options_.granularity() != Granularity::kChannel ? "" : "int8, channel-wise absmax";
+}
+
+torch::Tensor Int8Quantizer::quantize_rows(const torch::Tensor& rows) const { return absmax_fake_quantize(rows); }
+
 int64_t Int8Quantizer::scale_count(const torch::Tensor& weight) const {
   return quant::scale_count(weight, options_.granularity());
 }

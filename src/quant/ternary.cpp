@@ -2,6 +2,8 @@
 
 #include "tervit/quant/straight_through.h"
 
+#include <sstream>
+
 namespace tervit::quant {
 
 Ternarized ternarize(const torch::Tensor& weight, double delta, Granularity granularity) {
@@ -31,6 +33,18 @@ torch::Tensor TernaryQuantizer::quantize(const torch::Tensor& weight) {
   // With learnable α the product stays in the graph: dL/dα_c = Σ_i dL/dWq[c,i]·T[c,i].
   const auto alpha = learnable_alpha_.defined() ? learnable_alpha_ : ternarized.alpha;
   return straight_through((alpha * ternarized.codes).view(weight.sizes()), weight);
+}
+
+std::string TernaryQuantizer::row_function() const {
+  if (learnable_alpha_.defined() || options_.granularity() != Granularity::kChannel) return "";
+  std::ostringstream id;
+  id << "ternary, channel-wise, delta " << std::hexfloat << options_.delta();  // exact: 0.7 and 0.70000001 differ
+  return id.str();
+}
+
+torch::Tensor TernaryQuantizer::quantize_rows(const torch::Tensor& rows) const {
+  const auto ternarized = quant::ternarize(rows, options_.delta(), Granularity::kChannel);
+  return ternarized.alpha * ternarized.codes;
 }
 
 int64_t TernaryQuantizer::scale_count(const torch::Tensor& weight) const {

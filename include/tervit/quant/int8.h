@@ -26,6 +26,8 @@ class Int8Quantizer : public WeightQuantizer {
   int bits_per_weight() const override { return 8; }
   int64_t scale_count(const torch::Tensor& weight) const override;
   std::vector<torch::Tensor> parameters() const override;
+  std::string row_function() const override;
+  torch::Tensor quantize_rows(const torch::Tensor& rows) const override;
 
  private:
   Int8Options options_;

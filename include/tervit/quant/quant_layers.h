@@ -34,10 +34,14 @@ class QuantizableLayer {
   void set_input_quantizer(ActivationQuantizerPtr quantizer) { input_quantizer_ = std::move(quantizer); }
   const ActivationQuantizerPtr& input_quantizer() const { return input_quantizer_; }
   virtual const torch::Tensor& latent_weight() const = 0;
-  // The weight forward uses: the latent weight itself in full precision, else its quantized form.
+  // The weight forward uses: the latent weight itself in full precision, else its quantized form (the one
+  // BatchedWeights prepared, while one is alive).
   torch::Tensor effective_weight() const {
+    if (prepared_weight_.defined()) return prepared_weight_;
     return weight_quantizer_ ? weight_quantizer_->quantize(latent_weight()) : latent_weight();
   }
+  // Set and cleared by BatchedWeights (batched_weights.h).
+  void set_prepared_weight(torch::Tensor weight) { prepared_weight_ = std::move(weight); }
   // The input forward uses: as given, or fake-quantized to 8 bits.
   torch::Tensor effective_input(const torch::Tensor& input) const {
     return input_quantizer_ ? input_quantizer_->quantize(input) : input;
@@ -50,6 +54,7 @@ class QuantizableLayer {
   WeightQuantizerPtr weight_quantizer_;
   ActivationQuantizerPtr input_quantizer_;
   MatrixKernelPtr kernel_;
+  torch::Tensor prepared_weight_;
 };
 
 // While one is alive on this thread, new QuantLinear/QuantConv2d layers reserve their weight and bias

@@ -35,6 +35,8 @@ class TernaryQuantizer : public WeightQuantizer {
   int bits_per_weight() const override { return 2; }
   int64_t scale_count(const torch::Tensor& weight) const override;
   std::vector<torch::Tensor> parameters() const override;
+  std::string row_function() const override;
+  torch::Tensor quantize_rows(const torch::Tensor& rows) const override;
 
   // Codes and the α forward uses (the learnable one when enabled), for diagnostics and export.
   Ternarized ternarize(const torch::Tensor& weight) const;

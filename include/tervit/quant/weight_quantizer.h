@@ -23,6 +23,14 @@ class WeightQuantizer {
   // Learnable quantizer tensors (α, LSQ steps) for the optimizer. They are kept out of the layer's
   // registered parameters so that timm state dicts still load strictly.
   virtual std::vector<torch::Tensor> parameters() const { return {}; }
+
+  // Quantizers that map each output channel's row of the latent weight by one function of that row alone
+  // (channel-wise, nothing learnable) can serve many layers in one pass (batched_weights.h): an id of
+  // that function (equal ids, equal functions), or "" when this one cannot.
+  virtual std::string row_function() const { return ""; }
+  // That function on rows (R x K, any number of rows), without gradient: the quantized values. Only
+  // called where row_function() is not empty.
+  virtual torch::Tensor quantize_rows(const torch::Tensor& rows) const;
 };
 
 using WeightQuantizerPtr = std::shared_ptr<WeightQuantizer>;
