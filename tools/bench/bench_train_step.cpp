@@ -7,7 +7,10 @@
 // alone, then every rank with its gradients averaged (batch per rank), the throughput of both, the
 // all-reduce time that backward did not hide, and the time of one all-reduce of all gradients alone.
 //   tools/launch.sh --nproc 2 -- build/bench_train_step --model deit_tiny_patch16_224 --batch 32 --threads 1
+#include <ATen/record_function.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 
@@ -69,6 +72,21 @@ double step_ms(Trainee& trainee, const torch::Tensor& images, const torch::Tenso
   trainee.optimizer->step();
   if (images.is_cuda()) torch::cuda::synchronize();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Operators one training step dispatches (each a kernel launch on a GPU, roughly; composite operators
+// count with the ones they call), counted by a RecordFunction callback on every thread.
+std::atomic<int64_t> dispatched_ops{0};
+std::unique_ptr<at::ObserverContext> count_op(const at::RecordFunction&) {
+  dispatched_ops.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+int64_t step_ops(Trainee& trainee, const torch::Tensor& images, const torch::Tensor& labels, tervit::engine::AmpMode amp) {
+  const auto handle = at::addGlobalCallback(at::RecordFunctionCallback(count_op).scopes({at::RecordScope::FUNCTION}));
+  dispatched_ops = 0;
+  step_ms(trainee, images, labels, amp);
+  at::removeCallback(handle);
+  return dispatched_ops.load();
 }
 
 double median(std::vector<double> values) {
@@ -171,6 +189,8 @@ int main(int argc, char** argv) {
                   median(ternary_ms), median(ternary_ms) / median(fp_ms));
       std::fflush(stdout);
     }
+    std::printf("operators dispatched per step: fp %ld, ternary %ld\n", static_cast<long>(step_ops(fp, images, labels, amp)),
+                static_cast<long>(step_ops(ternary, images, labels, amp)));
     return tervit::kExitOk;
   });
 }
