@@ -31,26 +31,39 @@ AttentionResult run_attention(const Attention& attention, const torch::Tensor& q
   return {out.detach(), qkv.grad(), bias.defined() ? bias.grad() : torch::Tensor()};
 }
 
+struct AttentionCase {
+  int64_t windows, tokens, heads, head_dim, bias_groups, queries;
+};
+// No bias (DeiT), one shared bias (Swin), a bias per window position (Swin's shift mask), and only the
+// first tokens attending (DeiT's last block), with and without a bias; odd sizes throughout.
+const std::vector<AttentionCase> kAttentionCases{{3, 13, 3, 8, 0, 0}, {2, 9, 2, 5, 1, 0}, {6, 7, 3, 4, 3, 0}, {3, 11, 2, 6, 0, 2}, {4, 5, 1, 3, 2, 1}};
+
+// A case's random qkv, bias (undefined without) and output gradient, and matmul attention's result.
+struct AttentionInputs {
+  torch::Tensor qkv, bias, grad_out;
+  AttentionResult expected;
+};
+AttentionInputs attention_inputs(const AttentionCase& c) {
+  torch::manual_seed(3);
+  const int64_t channels = c.heads * c.head_dim, rows = c.queries > 0 ? c.queries : c.tokens;
+  AttentionInputs in;
+  in.qkv = torch::randn({c.windows, c.tokens, 3 * channels});
+  in.bias = c.bias_groups > 0 ? torch::randn({c.bias_groups, c.heads, rows, c.tokens}) : torch::Tensor();
+  in.grad_out = torch::randn({c.windows, rows, channels});
+  torch::nn::Dropout no_dropout(0.0);
+  in.expected = run_attention(
+      [&](const torch::Tensor& x, const torch::Tensor& b) { return matmul_attention(x, c.heads, b, no_dropout, c.queries); }, in.qkv,
+      in.bias, in.grad_out);
+  return in;
+}
+
 }  // namespace
 
 TEST_CASE("The fused CPU attention equals matmul attention, gradients included", "[models][cpu_layers]") {
-  struct Case {
-    int64_t windows, tokens, heads, head_dim, bias_groups, queries;
-  };
-  // No bias (DeiT), one shared bias (Swin), a bias per window position (Swin's shift mask), and only the
-  // first tokens attending (DeiT's last block), with and without a bias; odd sizes throughout.
-  const auto c = GENERATE(Case{3, 13, 3, 8, 0, 0}, Case{2, 9, 2, 5, 1, 0}, Case{6, 7, 3, 4, 3, 0}, Case{3, 11, 2, 6, 0, 2},
-                          Case{4, 5, 1, 3, 2, 1});
+  const auto c = GENERATE(from_range(kAttentionCases));
   CAPTURE(c.windows, c.tokens, c.heads, c.head_dim, c.bias_groups, c.queries);
-  torch::manual_seed(3);
-  const int64_t channels = c.heads * c.head_dim, rows = c.queries > 0 ? c.queries : c.tokens;
-  const auto qkv = torch::randn({c.windows, c.tokens, 3 * channels});
-  const auto bias = c.bias_groups > 0 ? torch::randn({c.bias_groups, c.heads, rows, c.tokens}) : torch::Tensor();
-  const auto grad_out = torch::randn({c.windows, rows, channels});
-  torch::nn::Dropout no_dropout(0.0);
-  const auto expected = run_attention(
-      [&](const torch::Tensor& x, const torch::Tensor& b) { return matmul_attention(x, c.heads, b, no_dropout, c.queries); }, qkv,
-      bias, grad_out);
+  const int64_t channels = c.heads * c.head_dim;
+  const auto [qkv, bias, grad_out, expected] = attention_inputs(c);
   const auto fused = [&](const torch::Tensor& x, const torch::Tensor& b) { return cpu_attention(x, c.heads, b, c.queries); };
   const auto actual = run_attention(fused, qkv, bias, grad_out);
 
@@ -79,21 +92,10 @@ TEST_CASE("scaled_dot_product_attention (LibTorch 2.x) equals matmul attention, 
     testing::skip_test("LibTorch " TORCH_VERSION " has no scaled_dot_product_attention");
     return;
   }
-  struct Case {
-    int64_t windows, tokens, heads, head_dim, bias_groups, queries;
-  };
-  // As above: no bias, a shared bias, a bias per window position (laid out per window), queries only.
-  const auto c = GENERATE(Case{3, 13, 3, 8, 0, 0}, Case{2, 9, 2, 5, 1, 0}, Case{6, 7, 3, 4, 3, 0}, Case{4, 5, 1, 3, 2, 1});
+  const auto c = GENERATE(from_range(kAttentionCases));  // the bias per window position laid out per window
   CAPTURE(c.windows, c.tokens, c.heads, c.head_dim, c.bias_groups, c.queries);
-  torch::manual_seed(3);
-  const int64_t channels = c.heads * c.head_dim, rows = c.queries > 0 ? c.queries : c.tokens;
-  const auto qkv = torch::randn({c.windows, c.tokens, 3 * channels});
-  const auto bias = c.bias_groups > 0 ? torch::randn({c.bias_groups, c.heads, rows, c.tokens}) : torch::Tensor();
-  const auto grad_out = torch::randn({c.windows, rows, channels});
+  const auto [qkv, bias, grad_out, expected] = attention_inputs(c);
   torch::nn::Dropout no_dropout(0.0);
-  const auto expected = run_attention(
-      [&](const torch::Tensor& x, const torch::Tensor& b) { return matmul_attention(x, c.heads, b, no_dropout, c.queries); }, qkv,
-      bias, grad_out);
   const auto actual = run_attention(
       [&](const torch::Tensor& x, const torch::Tensor& b) { return sdpa_attention(x, c.heads, b, no_dropout, c.queries); }, qkv,
       bias, grad_out);
