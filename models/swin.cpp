@@ -6,29 +6,17 @@
 
 namespace tervit::models {
 
-namespace {
-
-// (B, H, W, C) -> (B * H/ws * W/ws, ws*ws, C), windows in row-major order.
 torch::Tensor window_partition(const torch::Tensor& x, int64_t ws) {
   const int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
   return x.view({b, h / ws, ws, w / ws, ws, c}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, ws * ws, c});
 }
 
-// Inverse of window_partition.
-torch::Tensor window_reverse(const torch::Tensor& windows, int64_t ws, int64_t h, int64_t w) {
-  const int64_t c = windows.size(-1);
-  return windows.view({-1, h / ws, w / ws, ws, ws, c}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, h, w, c});
-}
-
-// For each pair of positions in a window, the row of the bias table holding their relative offset.
 torch::Tensor relative_position_index(int64_t ws) {
   const auto coords = torch::stack(torch::meshgrid({torch::arange(ws), torch::arange(ws)}, "ij")).flatten(1);  // 2, N
   auto relative = (coords.unsqueeze(2) - coords.unsqueeze(1)).permute({1, 2, 0}) + (ws - 1);  // N, N, 2
   return relative.select(2, 0) * (2 * ws - 1) + relative.select(2, 1);
 }
 
-// Shifted windows mix regions that are not neighbours in the image: -100 keeps them from attending
-// to each other (timm's constant).
 torch::Tensor shifted_window_mask(int64_t resolution, int64_t ws, int64_t shift) {
   auto regions = torch::zeros({1, resolution, resolution, 1});
   const std::vector<std::pair<int64_t, int64_t>> spans{
@@ -43,6 +31,19 @@ torch::Tensor shifted_window_mask(int64_t resolution, int64_t ws, int64_t shift)
   const auto windows = window_partition(regions, ws).squeeze(-1);  // nW, N
   const auto differs = windows.unsqueeze(1) != windows.unsqueeze(2);
   return torch::zeros(differs.sizes()).masked_fill(differs, -100.0);
+}
+
+torch::Tensor merge_neighbourhoods(const torch::Tensor& x) {
+  const int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
+  return x.reshape({b, h / 2, 2, w / 2, 2, c}).permute({0, 1, 3, 4, 2, 5}).flatten(3);
+}
+
+namespace {
+
+// Inverse of window_partition.
+torch::Tensor window_reverse(const torch::Tensor& windows, int64_t ws, int64_t h, int64_t w) {
+  const int64_t c = windows.size(-1);
+  return windows.view({-1, h / ws, w / ws, ws, ws, c}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, h, w, c});
 }
 
 torch::nn::LayerNorm swin_layer_norm(int64_t dim) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})); }
@@ -120,9 +121,7 @@ PatchMergingImpl::PatchMergingImpl(int64_t dim) {
 }
 
 torch::Tensor PatchMergingImpl::forward(const torch::Tensor& x) {
-  const int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
-  auto merged = x.reshape({b, h / 2, 2, w / 2, 2, c}).permute({0, 1, 3, 4, 2, 5}).flatten(3);
-  return reduction_(norm_(merged));
+  return reduction_(norm_(merge_neighbourhoods(x)));
 }
 
 SwinStageImpl::SwinStageImpl(const SwinOptions& o, int64_t stage, const std::vector<double>& drop_paths) {

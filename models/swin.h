@@ -30,6 +30,17 @@ struct SwinOptions {
   TORCH_ARG(double, drop_path_rate) = 0.1;
 };
 
+// The window geometry, shared with deploy's ONNX graph (which applies them to token indices):
+// (B, H, W, C) -> (B * H/ws * W/ws, ws*ws, C), windows in row-major order.
+torch::Tensor window_partition(const torch::Tensor& x, int64_t ws);
+// For each pair of positions in a window (N x N), the row of the bias table holding their relative offset.
+torch::Tensor relative_position_index(int64_t ws);
+// (nW, N, N): 0 within a region, -100 (timm's constant) between regions that shifted windows bring
+// together but that are not neighbours in the image.
+torch::Tensor shifted_window_mask(int64_t resolution, int64_t ws, int64_t shift);
+// Patch merging's layout: (B, H, W, C) -> (B, H/2, W/2, 4C), each 2x2 neighbourhood's tokens as channels.
+torch::Tensor merge_neighbourhoods(const torch::Tensor& x);
+
 // A tensor that is not state (not in any state dict, as timm's non-persistent buffers) but must follow
 // the model to its device: moved on first use on another device, then kept there.
 class DeviceTensor {

@@ -102,6 +102,6 @@ TEST_CASE("tervit-export refuses what it cannot pack", "[deploy][cli]") {
   CHECK_THAT(bits.err, Catch::Contains("expected one of 2, 1.6"));
   const auto none = testing::run(dir, "tervit-export", "--out " + (dir / "x").string());
   CHECK(none.exit_code == 2);
-  CHECK_THAT(none.err, Catch::Contains("either --checkpoint DIR or --weights FILE"));
+  CHECK_THAT(none.err, Catch::Contains("one of --checkpoint DIR, --weights FILE or --packed FILE"));
   CHECK_FALSE(std::filesystem::exists(dir / "x"));
 }

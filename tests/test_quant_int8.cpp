@@ -102,3 +102,17 @@ TEST_CASE("The LSQ activation step starts at 2·mean|x|/sqrt(127) and learns", "
   quantizer.quantize(input * 100);
   CHECK(step.item<float>() == Approx(2 * input.detach().abs().mean().item<float>() / std::sqrt(127.0f)));
 }
+
+TEST_CASE("int8 integer weights are the codes and steps forward uses, per channel or per matrix, plain or LSQ", "[quant]") {
+  torch::manual_seed(12);
+  const auto weight = torch::randn({6, 3, 2, 2}) * torch::logspace(-2, 1, 6).view({6, 1, 1, 1});
+  for (const auto& options : {Int8Options(), Int8Options().granularity(Granularity::kLayer), Int8Options().lsq(true)}) {
+    Int8Quantizer quantizer(options, weight);
+    const auto integer = quantizer.integer_weight(weight);
+    REQUIRE(integer.codes.sizes() == weight.sizes());
+    REQUIRE(integer.scale.sizes() == torch::IntArrayRef{6});
+    CHECK(integer.codes.eq(integer.codes.round()).all().item<bool>());
+    CHECK(integer.codes.abs().max().item<float>() == 127.0f);
+    CHECK(torch::allclose(integer.codes * integer.scale.view({6, 1, 1, 1}), quantizer.quantize(weight).detach(), 1e-6, 1e-7));
+  }
+}

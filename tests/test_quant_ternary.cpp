@@ -127,3 +127,26 @@ TEST_CASE("A learnable α gets the true gradient, as finite differences measure 
     CHECK(analytic[c][0].item<double>() == Approx((up - down) / (2 * eps)).epsilon(1e-6).margin(1e-8));
   }
 }
+
+TEST_CASE("Ternary integer weights are the trits and the α forward uses, per channel or per matrix", "[quant]") {
+  const auto weight = hand_matrix();
+  TernaryQuantizer channel(TernaryOptions().delta(0.5), weight);
+  const auto per_channel = channel.integer_weight(weight);
+  CHECK(same_values(per_channel.codes, matrix({{0, 1, 1, 1}, {0, 0, 0, 0}, {0, 0, -1, 0}, {0, -1, -1, 0}})));
+  CHECK(torch::allclose(per_channel.scale, torch::tensor({7.0f / 3, 0.0f, 8.0f, 3.0f})));
+  TernaryQuantizer layer(TernaryOptions().delta(0.5).granularity(Granularity::kLayer), weight);
+  const auto per_layer = layer.integer_weight(weight);
+  REQUIRE(per_layer.scale.sizes() == torch::IntArrayRef{4});
+  CHECK(per_layer.scale.eq(per_layer.scale[0]).all().item<bool>());
+  // A learnable α (here moved away from its formula value) is the one exported.
+  TernaryQuantizer learnable(TernaryOptions().delta(0.5).learnable_alpha(true), weight);
+  {
+    torch::NoGradGuard no_grad;
+    learnable.parameters()[0].mul_(2);
+  }
+  for (auto* quantizer : {&channel, &layer, &learnable}) {
+    const auto integer = quantizer->integer_weight(weight);
+    CHECK(torch::allclose(integer.codes * integer.scale.unsqueeze(1), quantizer->quantize(weight).detach()));
+  }
+  CHECK(torch::allclose(learnable.integer_weight(weight).scale, 2 * per_channel.scale));
+}

@@ -15,6 +15,7 @@ packages=(
   libopenblas0-openmp
   libyaml-cpp-dev libspdlog-dev libcli11-dev libopencv-dev nlohmann-json3-dev catch2
   zlib1g-dev libpng-dev
+  libonnx-dev libprotobuf-dev  # ONNX export: onnx's protobuf classes and checker, protobuf's headers
   dataset-fashion-mnist
 )
 if [ -n "${TERVIT_TORCH_PREFIX:-}" ]; then

@@ -2,13 +2,14 @@
 # The checkout's Python environment for the peers that tervit is measured against and the LibTorch 2.x
 # build (never the product's path): a virtual environment in .venv (git-ignored) holding the pinned PyPI
 # packages. Idempotent.
-#   bash tools/python_env.sh            onnxruntime (tools/bench_onnxruntime.py)
+#   bash tools/python_env.sh            onnxruntime and openvino: the reference clients of the ONNX export's
+#                                       tests (tests/onnx_client.py) and the peers of the benchmarks
 #   bash tools/python_env.sh --torch    also torch 2.15.0 (its wheel carries a CUDA LibTorch 2.x: headers,
 #                                       CMake package, libraries; some 5 GB with NVIDIA's) and timm 1.0.31:
 #                                       tools/test_torch2.sh, the timm peers and references
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(onnxruntime==1.31.1)
+packages=(onnxruntime==1.31.1 openvino==2026.4.1)
 [ "${1:-}" = "--torch" ] && packages+=(torch==2.15.0 timm==1.0.31)
 [ -x .venv/bin/python ] || python3 -m venv .venv
 missing=()

@@ -37,6 +37,15 @@ std::string Int8Quantizer::row_function() const {
 
 torch::Tensor Int8Quantizer::quantize_rows(const torch::Tensor& rows) const { return absmax_fake_quantize(rows); }
 
+IntegerWeight Int8Quantizer::integer_weight(const torch::Tensor& weight) const {
+  torch::NoGradGuard no_grad;
+  const auto step = learnable_step_.defined() ? learnable_step_.detach() : int8_absmax_step(weight, options_.granularity());
+  const auto codes = (scale_groups(weight.detach(), options_.granularity()) / step)
+                         .round_()
+                         .clamp_(-kInt8Range.negative, kInt8Range.positive);
+  return {codes.view(weight.sizes()), step.reshape({-1}).expand({weight.size(0)}).contiguous()};
+}
+
 int64_t Int8Quantizer::scale_count(const torch::Tensor& weight) const {
   return quant::scale_count(weight, options_.granularity());
 }

@@ -28,6 +28,12 @@ Ternarized TernaryQuantizer::ternarize(const torch::Tensor& weight) const {
   return ternarized;
 }
 
+IntegerWeight TernaryQuantizer::integer_weight(const torch::Tensor& weight) const {
+  torch::NoGradGuard no_grad;
+  const auto ternarized = ternarize(weight.detach());
+  return {ternarized.codes.reshape(weight.sizes()), ternarized.alpha.reshape({-1}).expand({weight.size(0)}).contiguous()};
+}
+
 torch::Tensor TernaryQuantizer::quantize(const torch::Tensor& weight) {
   const auto ternarized = quant::ternarize(weight, options_.delta(), options_.granularity());
   // With learnable α the product stays in the graph: dL/dα_c = Σ_i dL/dWq[c,i]·T[c,i].

@@ -28,6 +28,7 @@ class Int8Quantizer : public WeightQuantizer {
   std::vector<torch::Tensor> parameters() const override;
   std::string row_function() const override;
   torch::Tensor quantize_rows(const torch::Tensor& rows) const override;
+  IntegerWeight integer_weight(const torch::Tensor& weight) const override;
 
  private:
   Int8Options options_;

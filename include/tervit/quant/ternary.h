@@ -37,6 +37,7 @@ class TernaryQuantizer : public WeightQuantizer {
   std::vector<torch::Tensor> parameters() const override;
   std::string row_function() const override;
   torch::Tensor quantize_rows(const torch::Tensor& rows) const override;
+  IntegerWeight integer_weight(const torch::Tensor& weight) const override;
 
   // Codes and the α forward uses (the learnable one when enabled), for diagnostics and export.
   Ternarized ternarize(const torch::Tensor& weight) const;

@@ -11,6 +11,13 @@
 
 namespace tervit::quant {
 
+// A quantized weight as integers and their scales: weight ≈ codes · scale[row], for deployment formats
+// that store the integers (ONNX's INT8 initializers).
+struct IntegerWeight {
+  torch::Tensor codes;  // the weight's shape, integer values (float dtype)
+  torch::Tensor scale;  // [C_out]: one per output channel (a layer-wise scale repeated)
+};
+
 class WeightQuantizer {
  public:
   virtual ~WeightQuantizer() = default;
@@ -31,6 +38,10 @@ class WeightQuantizer {
   // That function on rows (R x K, any number of rows), without gradient: the quantized values. Only
   // called where row_function() is not empty.
   virtual torch::Tensor quantize_rows(const torch::Tensor& rows) const;
+
+  // The weight forward uses, as integers and per-channel scales (without gradient): codes · scale equals
+  // quantize(weight) up to float rounding.
+  virtual IntegerWeight integer_weight(const torch::Tensor& weight) const = 0;
 };
 
 using WeightQuantizerPtr = std::shared_ptr<WeightQuantizer>;
