@@ -41,13 +41,5 @@ for round in $(seq "$rounds"); do
   done
 done
 echo "[bench_deploy_peers] medians over $rounds rounds: case | engine | img/s | peak RSS MB"
-python3 - "$results" <<'PY'
-import statistics, sys, collections
-rows = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    _, case, engine, ips, rss = line.strip().split("|")
-    rows[(case, engine)].append((float(ips), float(rss)))
-for (case, engine), values in rows.items():
-    print(f"{case} | {engine} | {statistics.median(v[0] for v in values):.2f} | {statistics.median(v[1] for v in values):.1f}")
-PY
+python3 tools/medians.py "$results" --keys 1,2 --values 3,4
 rm -f "$results"
