@@ -28,6 +28,17 @@ models::VisionModel fixture_model(const std::string& name) {
   return model;
 }
 
+void claim_jpeg_size(std::vector<uint8_t>& jpeg, uint16_t width, uint16_t height) {
+  size_t frame = 2;
+  while (frame + 9 < jpeg.size() && !(jpeg[frame] == 0xFF && (jpeg[frame + 1] == 0xC0 || jpeg[frame + 1] == 0xC2))) ++frame;
+  if (frame + 9 >= jpeg.size()) throw std::invalid_argument("claim_jpeg_size: no start-of-frame header");
+  // Big-endian 16 bits: height at +5, width at +7.
+  jpeg[frame + 5] = static_cast<uint8_t>(height >> 8);
+  jpeg[frame + 6] = static_cast<uint8_t>(height & 0xFF);
+  jpeg[frame + 7] = static_cast<uint8_t>(width >> 8);
+  jpeg[frame + 8] = static_cast<uint8_t>(width & 0xFF);
+}
+
 TempDir::TempDir() {
   std::random_device random;
   const auto base = std::filesystem::temp_directory_path();

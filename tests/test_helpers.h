@@ -41,6 +41,10 @@ std::string read_text(const std::filesystem::path& path);
 // Writes the first `count` bytes (all by default), replacing the file.
 void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes, size_t count = SIZE_MAX);
 
+// Rewrites a JPEG's start-of-frame header (baseline or progressive) to claim width x height pixels: a
+// decompression bomb of a few kilobytes.
+void claim_jpeg_size(std::vector<uint8_t>& jpeg, uint16_t width, uint16_t height);
+
 // A tervit executable's exit code and output, run from the build folder.
 struct Run {
   int exit_code;

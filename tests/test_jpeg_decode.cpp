@@ -167,3 +167,17 @@ TEST_CASE("decode_jpeg_rgb rejects regions outside the image and corrupt data", 
   CHECK_THROWS_WITH(decode_jpeg_rgb(broken.data(), broken.size(), cv::Rect(0, 0, 5, 5), "broken.jpg"),
                     Catch::Contains("broken.jpg"));
 }
+
+TEST_CASE("JPEG headers claiming more pixels than the decompression-bomb limit are refused before decoding", "[data]") {
+  // The encoding's start-of-frame header (baseline SOF0 or progressive SOF2) rewritten to claim 60000 x 60000
+  // pixels: a few kilobytes of file, 10.8 GB of RGB.
+  for (const auto& encoding : {encodings().front(), encodings()[4]}) {
+    INFO(encoding.name);
+    auto bomb = photo_jpeg(encoding);
+    tervit::testing::claim_jpeg_size(bomb, 60000, 60000);
+    CHECK_THROWS_AS(jpeg_rgb_size(bomb.data(), bomb.size(), "bomb.jpg"), tervit::image::ImageDecodeError);
+    CHECK_THROWS_WITH(jpeg_rgb_size(bomb.data(), bomb.size(), "bomb.jpg"),
+                      Catch::Contains("bomb.jpg") && Catch::Contains("60000x60000") && Catch::Contains("over the limit"));
+    CHECK_THROWS_WITH(decode_jpeg_rgb(bomb.data(), bomb.size(), cv::Rect(0, 0, 5, 5), "bomb.jpg"), Catch::Contains("over the limit"));
+  }
+}

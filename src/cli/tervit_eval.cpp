@@ -8,6 +8,7 @@
 #include "models/pretrained.h"
 #include "tervit/libtorch/app.h"
 #include "tervit/core/error.h"
+#include "tervit/core/json_text.h"
 #include "tervit/libtorch/safetensors.h"
 #include "tervit/data/eval_transform.h"
 #include "tervit/data/image_decode.h"
@@ -105,7 +106,7 @@ int classify_images(tervit::models::VisionModelImpl& model, const EvalOptions& o
     if (batch.empty()) return;
     const auto predictions = engine::classify(model, torch::stack(batch), options.topk);
     for (size_t i = 0; i < predictions.size(); ++i)
-      std::cout << runtime::prediction_json(batch_names[i], predictions[i], class_names).dump() << "\n";
+      std::cout << json_text(runtime::prediction_json(batch_names[i], predictions[i], class_names)) << "\n";
     std::cout.flush();
     batch.clear();
     batch_names.clear();
@@ -147,7 +148,7 @@ int evaluate_data_set(tervit::models::VisionModelImpl& model, const EvalOptions&
                               {"top1", result.top1},    {"top5", result.top5},
                               {"loss", result.loss},    {"img_per_s", result.images_per_second},
                               {"model_size_mb", size_mb}};
-  std::cout << json.dump() << std::endl;
+  std::cout << json_text(json) << std::endl;
   if (loader->bad_file_count() > 0) {
     spdlog::error("{} unreadable images were replaced by others; the figures are approximate", loader->bad_file_count());
     return kExitPartial;

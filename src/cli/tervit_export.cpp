@@ -14,6 +14,7 @@
 #include "tervit/libtorch/safetensors.h"
 #include "tervit/core/yaml_json.h"
 #include "tervit/core/atomic_file.h"
+#include "tervit/core/json_text.h"
 #include "tervit/deploy/onnx_export.h"
 #include "tervit/deploy/packed_format.h"
 #include "tervit/deploy/packed_model.h"
@@ -156,7 +157,7 @@ int run(const ExportOptions& options, const tervit::ProcessOptions& process, boo
   summary["format"] = options.format;
   summary["bytes"] = bytes;
   summary["megabytes"] = bytes / 1e6;
-  std::cout << summary.dump() << "\n";
+  std::cout << json_text(summary) << "\n";
   return kExitOk;
 }
 

@@ -7,13 +7,18 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include "tervit/core/command_line.h"
 #include "tervit/core/cpu_environment.h"
 #include "tervit/core/error.h"
 #include "tervit/core/exit_codes.h"
+#include "tervit/core/json_text.h"
 #include "tervit/core/peak_memory.h"
 #include "tervit/image/direct_decode.h"
 #include "tervit/image/eval_crop.h"
@@ -51,9 +56,8 @@ int classify(const tervit::runtime::Model& model, const tervit::image::EvalTrans
       const auto crop = image::eval_resize_crop(image::read_image_directly(path), transform);
       image::normalize_planes(crop, image::Normalization{transform.mean, transform.std}, false, image.data());
       const auto logits = model.forward(image.data(), 1);
-      std::cout << runtime::prediction_json(path, runtime::prediction_from_logits(logits.data(), a.num_classes, options.topk),
-                                           model.class_names)
-                       .dump()
+      std::cout << json_text(runtime::prediction_json(path, runtime::prediction_from_logits(logits.data(), a.num_classes, options.topk),
+                                                      model.class_names))
                 << "\n";
     } catch (const Error& e) {
       std::fprintf(stderr, "tervit-run: error: %s\n", e.what());
@@ -66,9 +70,23 @@ int classify(const tervit::runtime::Model& model, const tervit::image::EvalTrans
   return failed > 0 ? kExitPartial : kExitOk;
 }
 
+// A batch whose images alone exceed the machine's memory is refused with the numbers, before allocating.
+void check_batch_fits(int64_t batch, const tervit::runtime::Architecture& a) {
+  const double bytes = static_cast<double>(batch) * a.in_chans * a.img_size * a.img_size * sizeof(float);
+  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (bytes > memory) {
+    char message[256];
+    std::snprintf(message, sizeof(message), "--batch %lld: %lld images of %lldx%lldx%lld floats take %.1f GB, more than this machine's %.1f GB",
+                  static_cast<long long>(batch), static_cast<long long>(batch), static_cast<long long>(a.in_chans),
+                  static_cast<long long>(a.img_size), static_cast<long long>(a.img_size), bytes / 1e9, memory / 1e9);
+    throw tervit::Error(message);
+  }
+}
+
 int benchmark(const tervit::runtime::Model& model, const RunOptions& options) {
   using namespace tervit;
   const auto& a = model.architecture;
+  check_batch_fits(options.batch, a);
   // Normalized images are roughly standard normal.
   std::vector<float> images(static_cast<size_t>(options.batch * a.in_chans * a.img_size * a.img_size));
   std::mt19937 generator(0);
@@ -130,11 +148,14 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", options.seconds, "benchmark: timed seconds after one warm-up call")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = tervit::parse_command_line(app, argc, argv)) return *code;
   try {
     return run(options);
   } catch (const tervit::Error& e) {
     std::fprintf(stderr, "tervit-run: error: %s\n", e.what());
     return tervit::kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "tervit-run: error: out of memory (peak RSS %.1f MB): use a smaller --batch or model\n", tervit::peak_rss_megabytes());
+    return tervit::kExitFailure;
   }
 }

@@ -1,11 +1,11 @@
 #include "tervit/core/config.h"
 
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "tervit/core/closest_match.h"
 #include "tervit/core/error.h"
+#include "tervit/core/file_bytes.h"
 
 namespace tervit {
 
@@ -148,10 +148,40 @@ std::string Config::dump() const {
   return std::string(out.c_str()) + "\n";
 }
 
+namespace {
+
+// Values a config may hold once its aliases are expanded: real configs hold a few hundred; nested aliases
+// (a "billion laughs" file of a few lines) expand exponentially, and every walk of the tree (the resume
+// comparison, the dump) would hang on them.
+constexpr int64_t kMaxConfigValues = 100000;
+
+// Refuses duplicate keys (YAML keeps both; a lookup sees only the first) and alias bombs, naming them.
+void check_config_tree(const YAML::Node& node, const std::string& path, const std::string& source, int64_t& budget) {
+  if (--budget < 0)
+    throw Error(source + ": more than " + std::to_string(kMaxConfigValues) +
+                " values once YAML aliases are expanded (nested aliases?): refused");
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) check_config_tree(node[i], path + "[" + std::to_string(i) + "]", source, budget);
+  } else if (node.IsMap()) {
+    std::set<std::string> keys;
+    for (const auto& entry : node) {
+      const auto key = entry.first.IsScalar() ? entry.first.Scalar() : std::string("?");
+      const auto dotted = path.empty() ? key : path + "." + key;
+      if (!keys.insert(key).second)
+        throw Error(source + ": key '" + dotted + "' appears twice in one map (YAML would silently use the first)");
+      check_config_tree(entry.second, dotted, source, budget);
+    }
+  }
+}
+
+}  // namespace
+
 YAML::Node parse_yaml_config(const std::string& text, const std::string& source) {
   try {
     auto root = YAML::Load(text);
     if (!root.IsMap()) throw Error(source + ": a config must be a map of sections (model, data, stages, ...)");
+    int64_t budget = kMaxConfigValues;
+    check_config_tree(root, "", source, budget);
     return root;
   } catch (const YAML::Exception& e) {
     throw Error(source + ": invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
@@ -159,12 +189,7 @@ YAML::Node parse_yaml_config(const std::string& text, const std::string& source)
 }
 
 YAML::Node load_yaml_file(const std::filesystem::path& path) {
-  if (std::filesystem::is_directory(path)) throw Error(path.string() + ": is a folder, not a config file");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error(path.string() + ": cannot open config file");
-  std::ostringstream text;
-  text << file.rdbuf();
-  return parse_yaml_config(text.str(), path.string());
+  return parse_yaml_config(read_file_text(path), path.string());
 }
 
 void apply_override(YAML::Node& root, const std::string& assignment) {

@@ -28,12 +28,14 @@ struct FdCloser {
 }  // namespace
 
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking, so that opening a FIFO returns at once; the check below then refuses it.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail_io(path, "cannot open", errno);
   const FdCloser closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) fail_io(path, "cannot stat", errno);
-  if (!S_ISREG(st.st_mode)) throw Error(path.string() + ": not a regular file");
+  if (S_ISDIR(st.st_mode)) throw Error(path.string() + ": not a regular file (a folder)");
+  if (!S_ISREG(st.st_mode)) throw Error(path.string() + ": not a regular file (a FIFO, device or socket), refused");
   std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
   size_t done = 0;
   while (done < bytes.size()) {
@@ -45,6 +47,11 @@ std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
   }
   bytes.resize(done);
   return bytes;
+}
+
+std::string read_file_text(const std::filesystem::path& path) {
+  const auto bytes = read_file_bytes(path);
+  return {bytes.begin(), bytes.end()};
 }
 
 }  // namespace tervit

@@ -19,7 +19,7 @@ std::vector<BadFile> find_bad_files(const std::vector<Sample>& samples, int thre
     for (size_t i = next++; i < samples.size(); i = next++) {
       try {
         read_image(samples[i].path);
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {  // whatever a file does to a decoder (out of memory too), never a worker's exit
         failures[i] = e.what();
       }
     }

@@ -2,15 +2,18 @@
 #include "tervit/core/strings.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
+#include <set>
 #include <fstream>
 #include <sstream>
 #include <system_error>
 #include <utility>
 
 #include "tervit/core/error.h"
+#include "tervit/core/file_bytes.h"
 
 namespace fs = std::filesystem;
 
@@ -29,7 +32,19 @@ struct FolderStamp {
 struct Scan {
   ImageDataset dataset;
   std::vector<FolderStamp> folders;
+  std::set<std::pair<dev_t, ino_t>> visited;  // every folder indexed, by identity (links resolved)
 };
+
+// Folders are walked through symbolic links (as torchvision's os.walk(followlinks=True)), so a link to a
+// folder already indexed (a loop such as `up -> ..`, or a second way to the same folder) would index its
+// images again, under whatever class holds the link: refused, naming the link.
+void visit_once(const fs::path& folder, Scan& scan) {
+  struct stat st {};
+  if (::stat(folder.c_str(), &st) != 0) throw Error(folder.string() + ": cannot read folder");
+  if (!scan.visited.emplace(st.st_dev, st.st_ino).second)
+    throw Error(folder.string() + ": a folder already indexed under another path (a symbolic link loop or a second link to it), "
+                "whose images would count twice: remove the link");
+}
 
 std::optional<int64_t> modification_time(const fs::path& folder) {
   std::error_code error;
@@ -80,6 +95,7 @@ void index_class_folder(const fs::path& class_folder, int64_t label, const fs::p
   while (!pending.empty()) {
     const fs::path folder = pending.back().second;
     pending.pop_back();
+    visit_once(folder, scan);
     auto [subfolders, images] = list_folder(folder, root, scan.folders);
     for (auto& sub : subfolders) pending.emplace_back(sub.generic_string(), std::move(sub));
     listed.emplace_back(folder.generic_string(), std::move(images));
@@ -101,6 +117,7 @@ Scan scan_with_stamps(const fs::path& root_in) {
   if (!fs::exists(root, error)) throw Error(root_in.string() + ": image folder not found");
   if (!fs::is_directory(root, error)) throw Error(root_in.string() + ": not a folder");
   Scan scan;
+  visit_once(root, scan);
   const auto class_folders = list_folder(root, root, scan.folders).first;
   if (class_folders.empty()) {
     throw Error(root_in.string() + ": no class subfolders (an image folder holds one subfolder per class)");
@@ -250,8 +267,7 @@ ImageDataset load_image_folder(const fs::path& root, const fs::path& cache_dir) 
 }
 
 ImageDataset read_file_list(const fs::path& list_file, const fs::path& base_dir) {
-  std::ifstream in(list_file);
-  if (!in) throw Error(list_file.string() + ": cannot open file list");
+  std::istringstream in(read_file_text(list_file));
   const fs::path base = base_dir.empty() ? list_file.parent_path() : base_dir;
   ImageDataset dataset;
   int64_t max_label = -1;

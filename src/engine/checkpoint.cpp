@@ -5,12 +5,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "tervit/core/atomic_file.h"
 #include "tervit/core/error.h"
+#include "tervit/core/file_bytes.h"
 
 namespace tervit::engine {
 
@@ -21,14 +22,6 @@ namespace {
 constexpr const char* kStateFile = "trainer_state.json";
 
 bool is_hidden(const fs::path& path) { return path.filename().string().rfind('.', 0) == 0; }
-
-std::string read_text(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error(path.string() + ": cannot open");
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 // A fresh hidden folder beside `folder` to build it in.
 fs::path temporary_folder(const fs::path& folder) {
@@ -111,8 +104,8 @@ Checkpoint read_checkpoint(const fs::path& folder) {
   c.optimizer = read_safetensors(folder / "optimizer.safetensors").tensors;
   if (fs::exists(folder / "ema.safetensors")) c.ema = read_safetensors(folder / "ema.safetensors").tensors;
   c.diagnostics = read_safetensors(folder / "diagnostics.safetensors").tensors;
-  c.config_yaml = read_text(folder / "config.yaml");
-  c.state = parse_trainer_state(read_text(folder / kStateFile), (folder / kStateFile).string());
+  c.config_yaml = read_file_text(folder / "config.yaml");
+  c.state = parse_trainer_state(read_file_text(folder / kStateFile), (folder / kStateFile).string());
   return c;
 }
 
@@ -124,6 +117,17 @@ std::vector<fs::path> step_checkpoints(const fs::path& checkpoints_dir) {
     if (entry.is_directory() && name.rfind("step-", 0) == 0 && fs::exists(entry.path() / kStateFile))
       found.push_back(entry.path());
   }
+  // By step number: the names' 9 padded digits sort as text only up to step 10^9 - 1.
+  const auto step = [](const fs::path& folder) { return std::strtoll(folder.filename().c_str() + 5, nullptr, 10); };
+  std::sort(found.begin(), found.end(), [&](const fs::path& a, const fs::path& b) { return step(a) < step(b); });
+  return found;
+}
+
+std::vector<fs::path> checkpoint_folders(const fs::path& checkpoints_dir) {
+  std::vector<fs::path> found;
+  std::error_code error;
+  for (fs::directory_iterator it(checkpoints_dir, error), end; !error && it != end; it.increment(error))
+    if (!is_hidden(it->path())) found.push_back(it->path());
   std::sort(found.begin(), found.end());
   return found;
 }

@@ -58,8 +58,10 @@ bool end_epoch(TrainingRun& run, const StageConfig& stage) {
   spdlog::info("{}: val top-1 {}% top-5 {}% loss {}{}", epoch_label(run, stage), fixed(result.top1, 2), fixed(result.top5, 2),
                fixed(result.loss, 4), best ? " (best of the stage)" : "");
   const auto next = next_position(p, stage);
-  save_step_checkpoint(run, stage, next);
+  // The best checkpoint first: the step checkpoint records the new best, so a run killed between the two
+  // writes must resume from the one before, which evaluates this epoch (and writes the best) again.
   if (best) save_checkpoint(run, stage, next, run.checkpoints_dir() / ("best-" + stage.name));
+  save_step_checkpoint(run, stage, next);
   p.batch = 0;
   p.epoch_loss_sum = 0;
   p.epoch_loss_count = 0;

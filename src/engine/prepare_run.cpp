@@ -3,6 +3,7 @@
 
 #include "models/model_metadata.h"
 #include "models/pretrained.h"
+#include "tervit/core/config.h"
 #include "tervit/core/error.h"
 #include "tervit/libtorch/state_dict.h"
 #include "src/engine/training_run.h"
@@ -26,26 +27,25 @@ void check_stage_inits(const std::vector<StageConfig>& stages) {
   }
 }
 
-// The checkpoint a run continues from: --resume's folder, the newest with --resume auto, none for a new run
-// (which must not overwrite one).
+// The checkpoint a run continues from: --resume's folder, the newest step checkpoint with --resume auto,
+// none for a new run, which must not overwrite an earlier run's output (a folder holding only best-*
+// checkpoints included).
 fs::path resume_folder(const TrainingRun& run) {
   const auto existing = step_checkpoints(run.checkpoints_dir());
-  if (run.options.resume == "auto") return existing.empty() ? fs::path() : existing.back();
-  if (!run.options.resume.empty()) return run.options.resume;
-  if (!existing.empty())
-    throw Error("run folder " + run.options.run_dir.string() + " already holds checkpoints (" + existing.back().string() +
-                "); continue it with --resume auto, or choose another --output");
-  return {};
+  if (!run.options.resume.empty() && run.options.resume != "auto") return run.options.resume;
+  if (run.options.resume == "auto" && !existing.empty()) return existing.back();
+  const auto& folders = run.checkpoints_seen;
+  if (folders.empty()) return {};
+  if (run.options.resume == "auto")
+    throw Error("run folder " + run.options.run_dir.string() + " holds checkpoints (" + folders.front().string() +
+                ") but no step checkpoint to continue from; choose another --output");
+  throw Error("run folder " + run.options.run_dir.string() + " already holds checkpoints (" + folders.front().string() +
+              "); continue it with --resume auto, or choose another --output");
 }
 
 void resume(TrainingRun& run, const fs::path& folder) {
   run.resume_from = read_checkpoint(folder);
-  YAML::Node saved;
-  try {
-    saved = YAML::Load(run.resume_from->config_yaml);
-  } catch (const YAML::Exception& e) {
-    throw Error((folder / "config.yaml").string() + ": invalid YAML: " + e.msg);
-  }
+  const auto saved = parse_yaml_config(run.resume_from->config_yaml, (folder / "config.yaml").string());
   if (const auto key = first_difference(saved, run.config.tree.root(), kResumableKeys))
     throw Error("--resume " + folder.string() + ": the checkpoint belongs to a run with another config (" + *key +
                 " differs); resume with the config it was written with, or start a new run folder");
@@ -119,6 +119,7 @@ void prepare_run(TrainingRun& run) {
   run.data = make_train_data(config, run.model->num_classes(), run.model->img_size(), Sharding{run.rank(), run.world_size()},
                              run.options.device.is_cuda());
 
+  run.checkpoints_seen = checkpoint_folders(run.checkpoints_dir());
   if (const auto folder = resume_folder(run); !folder.empty()) resume(run, folder);
   else if (!config.model.weights.empty()) load_initial_weights(run);
   run.model->to(run.options.device);

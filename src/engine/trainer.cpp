@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "tervit/core/atomic_file.h"
+#include "tervit/core/error.h"
 #include "tervit/core/exit_codes.h"
 #include "tervit/core/thread_budget.h"
 #include "tervit/engine/optimizer_state.h"
@@ -17,10 +18,17 @@ namespace tervit::engine {
 
 namespace {
 
-// Rank 0's run folder: the resolved config, the log file and the metrics (cut back to the checkpoint's
-// length when the run resumes).
+// Rank 0's run folder, locked first: a second tervit-train on it (which may have read it, but has written
+// nothing yet) stops here instead of deleting this run's temporary checkpoints and interleaving its
+// metrics. Then the resolved config, the log file and the metrics (cut back to the checkpoint's length
+// when the run resumes).
 void open_run_folder(TrainingRun& run) {
   if (!run.writes_run_folder()) return;
+  run.run_folder_lock = std::make_unique<FolderLock>(run.options.run_dir);
+  // The start was chosen from what the folder held then; another run may have written since and finished.
+  if (checkpoint_folders(run.checkpoints_dir()) != run.checkpoints_seen)
+    throw Error("run folder " + run.options.run_dir.string() +
+                " changed while this run was starting (another tervit-train wrote checkpoints); start it again");
   std::filesystem::create_directories(run.checkpoints_dir());
   write_file_atomically(run.options.run_dir / "config.yaml", run.config.tree.dump());
   add_log_file(run.options.run_dir / "train.log");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/vision_model.h"
+#include "tervit/core/folder_lock.h"
 #include "tervit/data/loader.h"
 #include "tervit/engine/adamw.h"
 #include "tervit/engine/checkpoint.h"
@@ -31,6 +32,8 @@ namespace tervit::engine {
 struct TrainingRun {
   RunConfig config;
   TrainerOptions options;
+  std::unique_ptr<FolderLock> run_folder_lock;  // rank 0's: one process writes a run folder at a time
+  std::vector<std::filesystem::path> checkpoints_seen;  // the run folder's checkpoints when the run was prepared
   models::VisionModel model;
   models::VisionModel teacher;  // null without distillation
   TrainData data;

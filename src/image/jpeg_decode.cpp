@@ -85,6 +85,8 @@ std::optional<cv::Size> jpeg_rgb_size(const uint8_t* bytes, size_t size, const s
     throw ImageDecodeError(name + ": cannot read JPEG header: " + decompressor.errors.message);
   }
   decompressor.open(bytes, size);
+  // Before OpenCV is left a CMYK image too: it would allocate whatever the header claims.
+  check_image_pixels(decompressor.cinfo.image_width, decompressor.cinfo.image_height, name, "JPEG");
   if (!converts_to_rgb(decompressor.cinfo)) return std::nullopt;
   return cv::Size(static_cast<int>(decompressor.cinfo.image_width), static_cast<int>(decompressor.cinfo.image_height));
 }
@@ -97,6 +99,7 @@ cv::Mat decode_jpeg_rgb(const uint8_t* bytes, size_t size, const cv::Rect& regio
   }
   decompressor.open(bytes, size);
   jpeg_decompress_struct& cinfo = decompressor.cinfo;
+  check_image_pixels(cinfo.image_width, cinfo.image_height, name, "JPEG");
   if (!converts_to_rgb(cinfo)) throw Error(name + ": JPEG colour space not decodable to RGB by libjpeg");
   const int width = static_cast<int>(cinfo.image_width);
   const int height = static_cast<int>(cinfo.image_height);

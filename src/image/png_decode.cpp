@@ -12,7 +12,6 @@ namespace tervit::image {
 namespace {
 
 // OpenCV's own limit on decoded pixels.
-constexpr uint64_t kMaxPixels = uint64_t{1} << 30;
 
 // libpng reports a fatal error through the error callback, which must not return: it stores the message
 // and jumps back to the caller's setjmp, which throws. Only C frames lie between the two.
@@ -78,8 +77,7 @@ cv::Mat decode_png_rgb(const uint8_t* bytes, size_t size, const std::string& nam
   png_read_info(decoder.png, decoder.info);
   width = png_get_image_width(decoder.png, decoder.info);
   height = png_get_image_height(decoder.png, decoder.info);
-  if (uint64_t{width} * height > kMaxPixels)
-    throw ImageDecodeError(name + ": PNG of " + std::to_string(width) + "x" + std::to_string(height) + " pixels is too large");
+  check_image_pixels(width, height, name, "PNG");
   // Palettes to RGB (with tRNS, RGBA) and low-bit gray to 8 bits; 16-bit samples are kept and scaled here.
   png_set_expand(decoder.png);
   png_set_interlace_handling(decoder.png);

@@ -9,12 +9,12 @@ const std::vector<ModelField>* model_fields(const std::string& family) {
   using R = FieldRule;
   static const std::map<std::string, std::vector<ModelField>> families{
       {"deit",
-       {{"img_size", R::kPositive}, {"patch_size", R::kPositive}, {"in_chans", R::kPositive}, {"num_classes", R::kNonNegative},
+       {{"img_size", R::kImageSide}, {"patch_size", R::kPositive}, {"in_chans", R::kPositive}, {"num_classes", R::kNonNegative},
         {"embed_dim", R::kPositive}, {"mlp_ratio", R::kAboveZero}, {"qkv_bias", R::kFlag}, {"depth", R::kNonNegative},
         {"num_heads", R::kPositive}, {"distilled", R::kFlag}, {"drop_rate", R::kRate}, {"pos_drop_rate", R::kRate},
         {"proj_drop_rate", R::kRate}, {"attn_drop_rate", R::kRate}, {"drop_path_rate", R::kRate}}},
       {"swin",
-       {{"img_size", R::kPositive}, {"patch_size", R::kPositive}, {"in_chans", R::kPositive}, {"num_classes", R::kNonNegative},
+       {{"img_size", R::kImageSide}, {"patch_size", R::kPositive}, {"in_chans", R::kPositive}, {"num_classes", R::kNonNegative},
         {"embed_dim", R::kPositive}, {"mlp_ratio", R::kAboveZero}, {"qkv_bias", R::kFlag}, {"depths", R::kStageList},
         {"num_heads", R::kStageHeads}, {"window_size", R::kPositive}, {"drop_rate", R::kRate}, {"attn_drop_rate", R::kRate},
         {"drop_path_rate", R::kRate}}},
@@ -31,6 +31,8 @@ std::string field_violation(FieldRule rule, const nlohmann::json& value) {
   };
   switch (rule) {
     case FieldRule::kPositive: return integer_at_least(value, 1) ? "" : "a positive integer";
+    case FieldRule::kImageSide:
+      return integer_at_least(value, 1) && value.get<int64_t>() <= kMaxImageSide ? "" : "an integer from 1 to " + std::to_string(kMaxImageSide);
     case FieldRule::kNonNegative: return integer_at_least(value, 0) ? "" : "a non-negative integer";
     case FieldRule::kAboveZero: return value.is_number() && value.get<double>() > 0 ? "" : "a number above 0";
     case FieldRule::kRate:

@@ -1,7 +1,10 @@
 #include "tervit/libtorch/app.h"
 
+#include <new>
+
 #include <spdlog/spdlog.h>
 
+#include "tervit/core/command_line.h"
 #include "tervit/core/cpu_environment.h"
 #include "tervit/core/error.h"
 #include "tervit/libtorch/process.h"
@@ -26,17 +29,15 @@ torch::Device start_process(const std::string& program, const ProcessOptions& op
 int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
   prepare_cpu_environment(argv);
   init_logging();  // errors before start_process must reach stderr too
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitBadInput;
-  }
+  if (const auto code = parse_command_line(app, argc, argv)) return *code;
   try {
     return body();
   } catch (const Error& e) {
     spdlog::error("{}", e.what());
     return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    spdlog::critical("out of memory: use a smaller batch or model, or fewer data loader workers");
+    return kExitFailure;
   } catch (const std::exception& e) {
     spdlog::critical("internal error: {}", e.what());
     return kExitFailure;

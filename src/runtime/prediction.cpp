@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <sstream>
 #include <numeric>
 
 #include "tervit/core/error.h"
+#include "tervit/core/file_bytes.h"
 
 namespace tervit::runtime {
 
@@ -40,8 +41,7 @@ nlohmann::ordered_json prediction_json(const std::string& image, const Predictio
 }
 
 std::vector<std::string> read_class_names_file(const std::filesystem::path& path, int64_t num_classes) {
-  std::ifstream file(path);
-  if (!file) throw Error(path.string() + ": cannot open class names file");
+  std::istringstream file(read_file_text(path));
   std::vector<std::string> names;
   for (std::string line; std::getline(file, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();

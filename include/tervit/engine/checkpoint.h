@@ -50,6 +50,8 @@ std::string checkpoint_name(int64_t global_step);
 // The complete step checkpoints in `checkpoints_dir`, oldest first (hidden temporary folders and
 // folders without trainer_state.json are not checkpoints).
 std::vector<std::filesystem::path> step_checkpoints(const std::filesystem::path& checkpoints_dir);
+// Every finished checkpoint folder (step-* and best-*; hidden ones are unfinished writes), sorted.
+std::vector<std::filesystem::path> checkpoint_folders(const std::filesystem::path& checkpoints_dir);
 
 // Removes all but the newest `keep` step checkpoints, and leftover temporary folders.
 void prune_checkpoints(const std::filesystem::path& checkpoints_dir, int64_t keep);

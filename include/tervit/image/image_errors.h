@@ -1,4 +1,7 @@
 #pragma once
+#include <cstdint>
+#include <string>
+
 #include "tervit/core/error.h"
 
 namespace tervit::image {
@@ -9,5 +12,13 @@ class ImageDecodeError : public Error {
  public:
   using Error::Error;
 };
+
+// The most pixels a decoder accepts: PIL's decompression-bomb limit (twice Image.MAX_IMAGE_PIXELS, where
+// PIL raises rather than warns), so that a file of a few hundred bytes whose header claims 60000x60000
+// pixels fails as timm's pipeline fails, before gigabytes are allocated.
+constexpr uint64_t kMaxImagePixels = 178956970;
+
+// Throws ImageDecodeError naming `name`, the format and the size when width x height exceeds kMaxImagePixels.
+void check_image_pixels(uint64_t width, uint64_t height, const std::string& name, const std::string& format);
 
 }  // namespace tervit::image

@@ -12,6 +12,7 @@ namespace tervit::kernels {
 
 enum class FieldRule {
   kPositive,     // an integer >= 1
+  kImageSide,    // an integer from 1 to kMaxImageSide
   kNonNegative,  // an integer >= 0
   kAboveZero,    // a number > 0
   kRate,         // a number in [0, 1]
@@ -19,6 +20,11 @@ enum class FieldRule {
   kStageList,    // 1 to 8 integers >= 0 (one per stage)
   kStageHeads,   // 1 to 8 integers >= 1 (one per stage)
 };
+
+// The largest img_size a model file may record. Real models stay far below (timm's largest are 1024 or so);
+// a larger side comes from corrupt metadata, which Swin's tensors do not tie to any shape, and whose
+// activations would outgrow any memory (a side of 917504 was seen to end in std::bad_alloc).
+constexpr int64_t kMaxImageSide = 16384;
 
 struct ModelField {
   std::string name;
