@@ -67,6 +67,11 @@ TEST_CASE("Malformed configs exit with code 2, name the key and write nothing", 
       // Out-of-range values.
       {"--set data.batch_size=0", {"data.batch_size", "out of range"}},
       {"--set data.crop_pct=1.5", {"data.crop_pct", "out of range"}},
+      // NaN passes every comparison, and no key takes an infinity.
+      {"--set data.crop_pct=.nan", {"data.crop_pct", "not a finite number"}},
+      {"--set augment.hflip=.nan", {"augment.hflip", "not a finite number"}},
+      {stage("epochs: 1, lr: .inf"), {"stages[0].lr", "not a finite number"}},
+      {"--set 'data.std=[0.2, .nan, 0.2]'", {"data.std", "not a finite number"}},
       {"--set data.workers=-1", {"data.workers", "out of range"}},
       {"--set data.mean=[0.5,0.5]", {"data.mean", "3 values"}},
       {"--set augment.hflip=2", {"augment.hflip", "out of range"}},

@@ -1,5 +1,6 @@
 #include "tervit/core/config.h"
 
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -69,8 +70,13 @@ bool has_type(const YAML::Node& node, ValueType type) {
 void check_value(const std::string& key, const YAML::Node& value, const KeySpec& spec) {
   if (!has_type(value, spec.type))
     throw Error(key + ": got '" + flat(value) + "', expected " + type_name(spec.type));
+  if (spec.type == ValueType::kFloatList)
+    for (const auto& element : value)
+      if (!std::isfinite(element.as<double>())) throw Error(key + ": " + flat(value) + " holds a value that is not a finite number");
   if (spec.type == ValueType::kInt || spec.type == ValueType::kFloat) {
     const double v = value.as<double>();
+    // NaN compares false with every bound, and no key takes an infinity.
+    if (!std::isfinite(v)) throw Error(key + ": " + flat(value) + " is not a finite number");
     if (v < spec.min || v > spec.max) {
       std::ostringstream range;
       range << key << ": " << flat(value) << " is out of range, expected ";
