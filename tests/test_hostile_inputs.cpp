@@ -231,3 +231,25 @@ TEST_CASE("tervit-run's command-line errors exit 2 like every other program's", 
   }
   CHECK(testing::run(dir, "tervit-run", "--help").exit_code == kExitOk);
 }
+
+TEST_CASE("Numeric options refuse NaN, infinities and values out of range, exiting 2", "[hostile][cli]") {
+  TempDir dir;
+  const auto images = bomb_among_images(dir);
+  const auto eval = "--packed " + (dir / "deit.packed").string() + " --images " + images[0].string();
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"tervit-eval", eval + " --crop-pct 0"},
+      {"tervit-eval", eval + " --crop-pct nan"},
+      {"tervit-eval", eval + " --std 0.2 -1 0.2"},
+      {"tervit-eval", eval + " --mean 0.5 nan 0.5"},
+      {"tervit-run", "--packed " + (dir / "deit.packed").string() + " --seconds inf"},
+      {"tervit-export", "--weights " + testing::timm_fixture("deit_mini.safetensors").string() + " --delta nan --out " + (dir / "x").string()},
+      {"tervit-data", "fashion-mnist --out " + (dir / "fm").string() + " --limit -5"},
+  };
+  for (const auto& [program, args] : cases) {
+    INFO(program << " " << args);
+    const auto run = testing::run(dir, program, args, "timeout 60 ");
+    CHECK(run.exit_code == kExitBadInput);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "x"));
+  CHECK_FALSE(std::filesystem::exists(dir / "fm"));
+}

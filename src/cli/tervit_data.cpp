@@ -3,6 +3,7 @@
 //   tervit-data check DIR [--threads N]     lists every file a training run would skip (exit 3 if any)
 #include <cstdint>
 #include <iostream>
+#include <limits>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -26,7 +27,9 @@ int main(int argc, char** argv) {
   int64_t limit = -1;
   fashion->add_option("--out", out_dir, "Output folder (gets train/, val/, classes.txt)")->required();
   fashion->add_option("--source", source_dir, "Folder with the Fashion-MNIST IDX files")->capture_default_str();
-  fashion->add_option("--limit", limit, "Keep only the first N images of each split (-1: all)")->capture_default_str();
+  fashion->add_option("--limit", limit, "Keep only the first N images of each split (-1: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()));
 
   CLI::App* check = app.add_subcommand("check", "Decode every image of an ImageFolder and list the bad files on stdout");
   std::string check_dir;

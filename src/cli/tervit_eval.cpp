@@ -7,6 +7,7 @@
 #include "models/apply_quant_spec.h"
 #include "models/pretrained.h"
 #include "tervit/libtorch/app.h"
+#include "tervit/core/command_line.h"
 #include "tervit/core/error.h"
 #include "tervit/core/json_text.h"
 #include "tervit/libtorch/safetensors.h"
@@ -196,13 +197,14 @@ int main(int argc, char** argv) {
   app.add_option("--images", options.images, "images to classify (one JSON line each)");
   app.add_option("--data", options.data, "an ImageFolder (e.g. a val split) to measure top-1/top-5/loss on");
   app.add_option("--workers", options.workers, "decoding threads for --data")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--crop-pct", options.crop_pct, "resize to img_size / crop_pct, then center crop (default: 0.875 DeiT, 0.9 Swin)");
+  app.add_option("--crop-pct", options.crop_pct, "resize to img_size / crop_pct, then center crop (default: 0.875 DeiT, 0.9 Swin)")
+      ->check(tervit::finite_in(1e-3, 1.0));
   app.add_option("--interpolation", options.interpolation, "bicubic, bilinear or nearest")->capture_default_str();
   app.add_option("--topk", options.topk, "classes per image")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--class-names", options.class_names, "file with one class name per line")->check(CLI::ExistingFile);
   app.add_option("--batch-size", options.batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--mean", options.mean, "normalisation mean per channel")->expected(3)->capture_default_str();
-  app.add_option("--std", options.std, "normalisation std per channel")->expected(3)->capture_default_str();
+  app.add_option("--mean", options.mean, "normalisation mean per channel")->expected(3)->capture_default_str()->check(tervit::finite_in(-1e3, 1e3));
+  app.add_option("--std", options.std, "normalisation std per channel")->expected(3)->capture_default_str()->check(tervit::finite_in(1e-6, 1e3));
   tervit::quant::add_quant_options(app, options.quant);
   tervit::add_process_options(app, process);
   return tervit::run_app(app, argc, argv, [&] {

@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", options.batch, "benchmark: images per forward call")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--seconds", options.seconds, "benchmark: timed seconds after one warm-up call")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(tervit::finite_in(0, 86400));
   if (const auto code = tervit::parse_command_line(app, argc, argv)) return *code;
   try {
     return run(options);

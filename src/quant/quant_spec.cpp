@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tervit/core/closest_match.h"
+#include "tervit/core/command_line.h"
 #include "tervit/core/error.h"
 #include "tervit/quant/int8.h"
 #include "tervit/quant/quant_layers.h"
@@ -99,7 +100,7 @@ QuantSpec quant_spec_from_yaml(const YAML::Node& stage, const std::string& label
 
 void add_quant_options(CLI::App& app, QuantSpec& spec) {
   add_choice_option(app, "--weight-quant", spec.weight_quant(), weight_quant_names(), "weight quantizer applied to the loaded model");
-  app.add_option("--delta", spec.delta(), "ternary threshold factor: Δ = delta·mean|W|")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--delta", spec.delta(), "ternary threshold factor: Δ = delta·mean|W|")->check(finite_in(1e-6, 1e3))->capture_default_str();
   add_choice_option(app, "--granularity", spec.granularity(), granularity_names(), "one scale per output channel or per layer");
   add_choice_option(app, "--activation-quant", spec.activation(), activation_quant_names(), "8-bit inputs of quantized linears");
   app.add_flag("--keep-first-last", spec.keep_first_last(), "keep the patch embedding and the head(s) in full precision");

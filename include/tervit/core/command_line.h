@@ -3,7 +3,11 @@
 // script, so a bad command line exits kExitBadInput like any bad input, after CLI11's message.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+#include <cstdlib>
 #include <optional>
+#include <sstream>
+#include <string>
 
 #include "tervit/core/exit_codes.h"
 
@@ -17,6 +21,23 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitBadInput;
   }
+}
+
+// A check that an option's value is a finite number within [min, max]: CLI::Range and PositiveNumber
+// compare, and NaN passes every comparison (inf passes an open upper end).
+inline CLI::Validator finite_in(double min, double max) {
+  std::ostringstream bounds;
+  bounds << "a finite number from " << min << " to " << max;
+  const auto expected = bounds.str();
+  return CLI::Validator(
+      [min, max, expected](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !std::isfinite(value) || value < min || value > max)
+          return "'" + text + "' is not " + expected;
+        return "";
+      },
+      "FINITE");
 }
 
 }  // namespace tervit
