@@ -176,7 +176,8 @@ TEST_CASE("Bad packed files are rejected with a clear error", "[deploy]") {
     CHECK(load_error(file).empty());
     const std::vector<std::pair<std::string, std::string>> cases{
         {"[0.9]", "is not a JSON object"},
-        {R"({"crop_pct": 1.5})", "crop_pct is not a number in (0, 1]"},
+        {R"({"crop_pct": 1.5})", "crop_pct is not a number from 0.05 to 1"},
+        {R"({"crop_pct": 0.001})", "crop_pct is not a number from 0.05 to 1"},
         {R"({"interpolation": "lanczos"})", "lanczos"},
         {R"({"mean": [0.5, 0.5]})", "mean is not 3 numbers"},
         {R"({"std": [0.2, 0, 0.2]})", "std is not 3 numbers above 0"},

@@ -91,6 +91,7 @@ tervit::image::EvalTransformOptions eval_transform_options(const EvalOptions& op
   const auto std = from_run("--std", "std") ? run_data["std"].as<std::vector<float>>() : options.std;
   std::copy(mean.begin(), mean.end(), transform.mean.begin());
   std::copy(std.begin(), std.end(), transform.std.begin());
+  image::check_eval_transform(transform);
   return transform;
 }
 
@@ -118,6 +119,9 @@ int classify_images(tervit::models::VisionModelImpl& model, const EvalOptions& o
       batch_names.push_back(image);
     } catch (const Error& e) {
       spdlog::error("{}", e.what());  // the message names the image; the others still run
+      ++failed;
+    } catch (const std::exception& e) {  // OpenCV's, or memory for this image
+      spdlog::error("{}: {}", image, e.what());
       ++failed;
     }
     if (static_cast<int64_t>(batch.size()) == options.batch_size) flush();
@@ -165,6 +169,7 @@ int run(const EvalOptions& options, const CLI::App& app, const tervit::ProcessOp
     device = torch::kCPU;
   }
   auto loaded = load_model(options, app.count("--weight-quant") > 0);
+  engine::check_takes_rgb(*loaded.model, "the model");
   loaded.model->to(device);
   // A packed model's matrices are no parameters: its size is the file's.
   const auto size = quant::model_size(*loaded.model);
@@ -198,7 +203,7 @@ int main(int argc, char** argv) {
   app.add_option("--data", options.data, "an ImageFolder (e.g. a val split) to measure top-1/top-5/loss on");
   app.add_option("--workers", options.workers, "decoding threads for --data")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--crop-pct", options.crop_pct, "resize to img_size / crop_pct, then center crop (default: 0.875 DeiT, 0.9 Swin)")
-      ->check(tervit::finite_in(1e-3, 1.0));
+      ->check(tervit::finite_in(tervit::image::kMinCropPct, 1.0));
   app.add_option("--interpolation", options.interpolation, "bicubic, bilinear or nearest")->capture_default_str();
   app.add_option("--topk", options.topk, "classes per image")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--class-names", options.class_names, "file with one class name per line")->check(CLI::ExistingFile);

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "tervit/core/command_line.h"
 #include "tervit/core/cpu_environment.h"
 #include "tervit/core/error.h"
+#include "tervit/core/error_report.h"
 #include "tervit/core/exit_codes.h"
 #include "tervit/core/json_text.h"
 #include "tervit/core/peak_memory.h"
@@ -48,6 +48,9 @@ double since(std::chrono::steady_clock::time_point start) {
 int classify(const tervit::runtime::Model& model, const tervit::image::EvalTransformOptions& transform, const RunOptions& options) {
   using namespace tervit;
   const auto& a = model.architecture;
+  if (a.in_chans != 3)
+    throw Error(options.packed + ": the model takes " + std::to_string(a.in_chans) +
+                "-channel images (in_chans), but images are decoded to 3 channels (RGB)");
   std::vector<float> image(static_cast<size_t>(a.in_chans * a.img_size * a.img_size));
   int failed = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -61,6 +64,9 @@ int classify(const tervit::runtime::Model& model, const tervit::image::EvalTrans
                 << "\n";
     } catch (const Error& e) {
       std::fprintf(stderr, "tervit-run: error: %s\n", e.what());
+      ++failed;
+    } catch (const std::exception& e) {  // OpenCV's, or memory for this image: it fails, the others still run
+      std::fprintf(stderr, "tervit-run: error: %s: %s\n", path.c_str(), e.what());
       ++failed;
     }
   }
@@ -151,11 +157,16 @@ int main(int argc, char** argv) {
   if (const auto code = tervit::parse_command_line(app, argc, argv)) return *code;
   try {
     return run(options);
-  } catch (const tervit::Error& e) {
-    std::fprintf(stderr, "tervit-run: error: %s\n", e.what());
-    return tervit::kExitBadInput;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "tervit-run: error: out of memory (peak RSS %.1f MB): use a smaller --batch or model\n", tervit::peak_rss_megabytes());
-    return tervit::kExitFailure;
+  } catch (...) {
+    const auto report = tervit::report_current_exception();
+    switch (report.kind) {
+      case tervit::ErrorKind::kBadInput: std::fprintf(stderr, "tervit-run: error: %s\n", report.message.c_str()); break;
+      case tervit::ErrorKind::kOutOfMemory:
+        std::fprintf(stderr, "tervit-run: error: out of memory (peak RSS %.1f MB): use a smaller --batch or model\n",
+                     tervit::peak_rss_megabytes());
+        break;
+      case tervit::ErrorKind::kInternal: std::fprintf(stderr, "tervit-run: internal error: %s\n", report.message.c_str()); break;
+    }
+    return report.exit_code();
   }
 }

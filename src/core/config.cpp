@@ -1,12 +1,14 @@
 #include "tervit/core/config.h"
 
 #include <cmath>
+#include <limits>
 #include <set>
 #include <sstream>
 
 #include "tervit/core/closest_match.h"
 #include "tervit/core/error.h"
 #include "tervit/core/file_bytes.h"
+#include "tervit/core/strings.h"
 
 namespace tervit {
 
@@ -28,10 +30,11 @@ std::string type_name(ValueType type) {
   return "?";
 }
 
+// A value as errors echo it: one line, and abbreviated (a 10 MB value is named, not printed).
 std::string flat(const YAML::Node& node) {
   YAML::Emitter out;
   out << YAML::Flow << node;
-  return out.c_str();
+  return abbreviated(out.c_str());
 }
 
 template <typename T>
@@ -70,15 +73,22 @@ bool has_type(const YAML::Node& node, ValueType type) {
 void check_value(const std::string& key, const YAML::Node& value, const KeySpec& spec) {
   if (!has_type(value, spec.type))
     throw Error(key + ": got '" + flat(value) + "', expected " + type_name(spec.type));
+  // Numbers end up in float32 tensors and LibTorch scalars: one beyond float32's range fails there, unnamed.
+  const auto beyond_float = [](double v) { return std::abs(v) > std::numeric_limits<float>::max(); };
   if (spec.type == ValueType::kFloatList)
-    for (const auto& element : value)
+    for (const auto& element : value) {
       if (!std::isfinite(element.as<double>())) throw Error(key + ": " + flat(value) + " holds a value that is not a finite number");
+      if (beyond_float(element.as<double>())) throw Error(key + ": " + flat(value) + " holds a value beyond float32's range");
+    }
   if (spec.type == ValueType::kInt || spec.type == ValueType::kFloat) {
-    const double v = value.as<double>();
+    // Integers are read as integers: YAML's 0x10 and 0o17 are integers that no double conversion reads.
+    const double v = spec.type == ValueType::kInt ? static_cast<double>(value.as<int64_t>()) : value.as<double>();
     // NaN compares false with every bound, and no key takes an infinity.
     if (!std::isfinite(v)) throw Error(key + ": " + flat(value) + " is not a finite number");
+    if (spec.type == ValueType::kFloat && beyond_float(v)) throw Error(key + ": " + flat(value) + " is beyond float32's range");
     if (v < spec.min || v > spec.max) {
       std::ostringstream range;
+      range.precision(12);  // 1048576, not 1.04858e+06
       range << key << ": " << flat(value) << " is out of range, expected ";
       if (spec.max >= kInf) range << ">= " << spec.min;
       else range << "between " << spec.min << " and " << spec.max;
@@ -99,7 +109,7 @@ void validate_map(YAML::Node node, const std::vector<KeySpec>& schema, const std
   for (const auto& item : node) {
     const auto name = item.first.as<std::string>();
     if (std::find(known.begin(), known.end(), name) == known.end())
-      throw Error(label + prefix + name + ": unknown key" + did_you_mean(name, known));
+      throw Error(label + prefix + abbreviated(name) + ": unknown key" + did_you_mean(name, known));
   }
   std::set<std::string> visited_sections;
   for (const auto& spec : schema) {
@@ -201,8 +211,11 @@ YAML::Node load_yaml_file(const std::filesystem::path& path) {
 void apply_override(YAML::Node& root, const std::string& assignment) {
   const auto equals = assignment.find('=');
   if (equals == std::string::npos || equals == 0)
-    throw Error("--set '" + assignment + "': expected key=value, e.g. data.batch_size=128");
+    throw Error("--set '" + abbreviated(assignment) + "': expected key=value, e.g. data.batch_size=128");
   const auto key = assignment.substr(0, equals);
+  // An empty value parses as YAML null, which validation reads as "use the default": refuse it instead.
+  if (equals + 1 == assignment.size())
+    throw Error("--set " + key + "=: no value (leave the --set out to use the default; '' is the empty string)");
   YAML::Node value;
   try {
     value = YAML::Load(assignment.substr(equals + 1));

@@ -35,7 +35,9 @@ std::vector<float> read_alpha(const torch::Tensor& alpha, int64_t rows, int64_t 
                 (expected == 1 ? std::string("layer") : std::string("channel")) + "-wise scales of this layer are float [" +
                 std::to_string(expected) + "]");
   const auto values = alpha.to(torch::kFloat32).expand({rows}).contiguous();
-  return {values.data_ptr<float>(), values.data_ptr<float>() + rows};
+  std::vector<float> scales(values.data_ptr<float>(), values.data_ptr<float>() + rows);
+  kernels::check_alpha_values(scales, where);
+  return scales;
 }
 
 torch::Tensor bias_of(quant::QuantizableLayer* layer) {

@@ -4,10 +4,23 @@
 
 #include "models/registry.h"
 #include "tervit/core/error.h"
+#include "tervit/core/strings.h"
+#include "tervit/image/eval_crop.h"
 #include "tervit/core/yaml_json.h"
 #include "tervit/quant/quant_spec.h"
 
 namespace tervit::engine {
+
+namespace {
+
+// Upper bounds of sizes and counts, far above any real run, so that an absurd value (a batch of 2^63
+// images, 3 billion workers) is refused by name rather than overflowing or exhausting memory later.
+constexpr double kMaxBatch = 1 << 20;
+constexpr double kMaxWorkers = 1024;
+constexpr double kMaxEpochs = 1 << 20;
+constexpr double kMaxWeekSeconds = 7 * 24 * 3600;
+
+}  // namespace
 
 const std::vector<KeySpec>& config_schema() {
   static const std::vector<KeySpec> schema{
@@ -18,11 +31,11 @@ const std::vector<KeySpec>& config_schema() {
       {"data.root", ValueType::kString, "data/fashion_mnist"},
       {"data.train_split", ValueType::kString, "train"},
       {"data.val_split", ValueType::kString, "val"},
-      {"data.batch_size", ValueType::kInt, "64", 1},
-      {"data.eval_batch_size", ValueType::kInt, "0", 0},  // 0: twice batch_size
-      {"data.workers", ValueType::kInt, "2", 0},
-      {"data.repeated_aug", ValueType::kInt, "1", 1},  // DeiT's repeated augmentation (3 in DeiT)
-      {"data.crop_pct", ValueType::kFloat, "0.875", 1e-3, 1.0},
+      {"data.batch_size", ValueType::kInt, "64", 1, kMaxBatch},
+      {"data.eval_batch_size", ValueType::kInt, "0", 0, kMaxBatch},  // 0: twice batch_size
+      {"data.workers", ValueType::kInt, "2", 0, kMaxWorkers},
+      {"data.repeated_aug", ValueType::kInt, "1", 1, 64},  // DeiT's repeated augmentation (3 in DeiT)
+      {"data.crop_pct", ValueType::kFloat, "0.875", image::kMinCropPct, 1.0},
       {"data.interpolation", ValueType::kString, "bicubic"},
       {"data.mean", ValueType::kFloatList, "[0.485, 0.456, 0.406]"},
       {"data.std", ValueType::kFloatList, "[0.229, 0.224, 0.225]"},
@@ -39,10 +52,10 @@ const std::vector<KeySpec>& config_schema() {
       {"augment.mixup_switch_prob", ValueType::kFloat, "0.5", 0, 1},
       {"augment.smoothing", ValueType::kFloat, "0.1", 0, 0.999},
       {"optimizer.eps", ValueType::kFloat, "1e-8", 0},
-      {"optimizer.betas", ValueType::kFloatList, "[0.9, 0.999]"},
+      {"optimizer.betas", ValueType::kFloatList, "[0.9, 0.999]"},  // each in [0, 1)
       {"optimizer.clip_grad", ValueType::kFloat, "0", 0},      // max gradient norm; 0: no clipping
-      {"optimizer.accum_steps", ValueType::kInt, "1", 1},      // batches per optimizer step
-      {"optimizer.lr_base_batch", ValueType::kInt, "512", 0},  // lr x global batch / this; 0: lr as given
+      {"optimizer.accum_steps", ValueType::kInt, "1", 1, kMaxBatch},      // batches per optimizer step
+      {"optimizer.lr_base_batch", ValueType::kInt, "512", 0, kMaxBatch},  // lr x global batch / this; 0: lr as given
       {"optimizer.ema_decay", ValueType::kFloat, "0", 0, 1},   // EMA of weights; 0: off
       {"optimizer.max_nonfinite_skips", ValueType::kInt, "0", 0},  // NaN/Inf steps skipped before stopping
       {"distill.type", ValueType::kString, "none"},
@@ -58,13 +71,13 @@ const std::vector<KeySpec>& config_schema() {
       {"logging.every_steps", ValueType::kInt, "50", 1},
       {"logging.progress", ValueType::kString, "auto"},
       {"runtime.device", ValueType::kString, "auto"},
-      {"runtime.threads", ValueType::kInt, "0", 0},
+      {"runtime.threads", ValueType::kInt, "0", 0, kMaxWorkers},
       {"runtime.seed", ValueType::kInt, "0", 0},
       {"runtime.log_level", ValueType::kString, "info"},
       {"runtime.amp", ValueType::kString, "none"},
       // Data parallel: how long a rank waits for the others (rendezvous, each collective) before it
       // stops with an error; also bounds how long a rank may spend alone (rank 0 writing checkpoints).
-      {"runtime.dist_timeout_s", ValueType::kFloat, "600", 1},
+      {"runtime.dist_timeout_s", ValueType::kFloat, "600", 1, kMaxWeekSeconds},
       {"stages", ValueType::kList, ""},
   };
   return schema;
@@ -73,7 +86,7 @@ const std::vector<KeySpec>& config_schema() {
 const std::vector<KeySpec>& stage_schema() {
   static const std::vector<KeySpec> schema{
       {"name", ValueType::kString, ""},
-      {"epochs", ValueType::kInt, "", 1},
+      {"epochs", ValueType::kInt, "", 1, kMaxEpochs},
       {"weight_quant", ValueType::kString, "fp"},
       {"quant", ValueType::kMap, "{}"},
       // previous (the stage before, or model.weights for the first), or a checkpoint folder or a
@@ -135,9 +148,13 @@ class Reader {
 };
 
 void check_name(const std::string& name, const std::string& label, std::set<std::string>& used) {
-  // Stage names become parts of checkpoint folder names.
+  // Stage names become parts of checkpoint folder names ("best-<name>", "step-<n>-<name>"), which a file
+  // system limits to 255 bytes.
+  constexpr size_t kMaxNameLength = 64;
   if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string::npos)
-    throw Error(label + "name: '" + name + "' must be letters, digits and underscores");
+    throw Error(label + "name: '" + abbreviated(name) + "' must be letters, digits and underscores");
+  if (name.size() > kMaxNameLength)
+    throw Error(label + "name: '" + abbreviated(name) + "' is longer than " + std::to_string(kMaxNameLength) + " characters");
   if (!used.insert(name).second) throw Error(label + "name: '" + name + "' is used by an earlier stage");
 }
 
@@ -199,6 +216,8 @@ RunConfig read_run_config(const YAML::Node& input) {
   c.augment.scale = pair("augment.scale", true);
   c.augment.ratio = pair("augment.ratio", true);
   c.optimizer.betas = pair("optimizer.betas", false);
+  for (const double beta : c.optimizer.betas)
+    if (beta < 0 || beta >= 1) throw Error("optimizer.betas: " + std::to_string(beta) + " is out of range, expected [0, 1)");
   std::set<std::string> stage_names;
   for (size_t i = 0; i < root["stages"].size(); ++i) {
     const auto label = "stages[" + std::to_string(i) + "].";

@@ -1,6 +1,7 @@
 #include "tervit/engine/train_data.h"
 
 #include "tervit/core/error.h"
+#include "tervit/core/strings.h"
 #include "tervit/data/train_transform.h"
 #include "tervit/engine/evaluate.h"
 
@@ -11,8 +12,12 @@ namespace fs = std::filesystem;
 namespace {
 
 data::ImageDataset load_split(const fs::path& folder, const std::string& key) {
-  if (!fs::is_directory(folder))
-    throw Error(key + ": data folder " + folder.string() + (fs::exists(folder) ? " is not a folder" : " does not exist"));
+  std::error_code error;  // a path the file system refuses (too long, no permission) is named with the key too
+  const bool is_folder = fs::is_directory(folder, error);
+  if (error && error != std::errc::no_such_file_or_directory)
+    throw Error(key + ": data folder " + abbreviated(folder.string()) + ": " + error.message());
+  if (!is_folder)
+    throw Error(key + ": data folder " + abbreviated(folder.string()) + (fs::exists(folder) ? " is not a folder" : " does not exist"));
   return data::load_image_folder(folder);
 }
 

@@ -3,19 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <sstream>
 #include <string>
 
 #include "tervit/core/error.h"
 
 namespace tervit::image {
 namespace {
-
-void validate(const EvalTransformOptions& options) {
-  if (options.img_size <= 0)
-    throw Error("eval transform: img_size must be positive, got " + std::to_string(options.img_size));
-  if (!(options.crop_pct > 0.0))
-    throw Error("eval transform: crop_pct must be positive, got " + std::to_string(options.crop_pct));
-}
 
 // torchvision Resize(int): the shorter side becomes `size`, the longer one int(size * long / short).
 cv::Size shorter_side_size(const cv::Mat& image, int size) {
@@ -50,10 +44,21 @@ cv::Mat center_crop(const cv::Mat& image, int size) {
 
 }  // namespace
 
+void check_eval_transform(const EvalTransformOptions& options) {
+  if (options.img_size <= 0)
+    throw Error("eval transform: img_size must be positive, got " + std::to_string(options.img_size));
+  // Above 1 the resize is smaller than the crop, which pads it (torchvision's CenterCrop): allowed here.
+  if (!(options.crop_pct >= kMinCropPct && std::isfinite(options.crop_pct))) {
+    std::ostringstream message;
+    message << "eval transform: crop_pct " << options.crop_pct << " is out of range, expected at least " << kMinCropPct;
+    throw Error(message.str());
+  }
+}
+
 double default_crop_pct(const std::string& family) { return family == "swin" ? 0.9 : 0.875; }
 
 cv::Mat eval_resize_crop(const cv::Mat& rgb8, const EvalTransformOptions& options) {
-  validate(options);
+  check_eval_transform(options);
   const int scale_size = static_cast<int>(std::floor(options.img_size / options.crop_pct));
   const cv::Size resized = shorter_side_size(rgb8, scale_size);
   return center_crop(resize_like_pil(rgb8, resized.width, resized.height, options.interpolation), options.img_size);

@@ -1,6 +1,7 @@
 #include "tervit/image/preprocess_metadata.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "tervit/core/error.h"
 
@@ -14,7 +15,11 @@ nlohmann::json read_preprocess(const std::map<std::string, std::string>& metadat
   if (!preprocess.is_object()) throw bad("is not a JSON object");
   for (const auto& [key, value] : preprocess.items()) {
     if (key == "crop_pct") {
-      if (!value.is_number() || value.get<double>() <= 0 || value.get<double>() > 1) throw bad("crop_pct is not a number in (0, 1]");
+      if (!value.is_number() || value.get<double>() < kMinCropPct || value.get<double>() > 1) {
+        std::ostringstream range;
+        range << "crop_pct is not a number from " << kMinCropPct << " to 1";
+        throw bad(range.str());
+      }
     } else if (key == "interpolation") {
       if (!value.is_string()) throw bad("interpolation is not a string");
       with_context(source + ": metadata 'preprocess'", [&] { return interpolation_names().parse(value.get<std::string>(), "interpolation"); });

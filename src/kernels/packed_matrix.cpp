@@ -1,5 +1,6 @@
 #include "tervit/kernels/packed_matrix.h"
 
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -61,6 +62,13 @@ PackedTernaryMatrix read_packed_matrix(const std::vector<int64_t>& shape, const 
   }
   if (!well_formed) throw Error(where + " holds a byte that is no packed trits (or nonzero padding)");
   return matrix;
+}
+
+void check_alpha_values(const std::vector<float>& alpha, const std::string& where) {
+  for (size_t row = 0; row < alpha.size(); ++row)
+    if (!std::isfinite(alpha[row]) || alpha[row] < 0)
+      throw Error(where + ": scale α of row " + std::to_string(row) + " is " + std::to_string(alpha[row]) +
+                  ", expected a finite number >= 0");
 }
 
 }  // namespace tervit::kernels

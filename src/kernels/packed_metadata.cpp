@@ -26,6 +26,10 @@ PackedBits read_packed_bits(const Metadata& metadata, const std::string& source)
 int64_t packed_alpha_count(const Metadata& metadata, int64_t rows, const std::string& source) {
   const auto quant = nlohmann::json::parse(required_metadata(metadata, "quant", source), nullptr, /*allow_exceptions=*/false);
   if (!quant.is_object()) throw Error(source + ": metadata 'quant' is not a JSON object");
+  // A packed matrix is ternary: a file whose quantizer says otherwise was edited or mislabelled.
+  if (!quant.contains("weight_quant") || quant["weight_quant"] != "ternary")
+    throw Error(source + ": metadata 'quant' has weight_quant " + (quant.contains("weight_quant") ? quant["weight_quant"].dump() : "(none)") +
+                ", but the file holds packed ternary matrices");
   const auto& fields = quant.contains("quant") && quant["quant"].is_object() ? quant["quant"] : quant;
   if (!fields.contains("granularity")) return rows;
   const auto& granularity = fields["granularity"];

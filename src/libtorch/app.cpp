@@ -1,12 +1,10 @@
 #include "tervit/libtorch/app.h"
 
-#include <new>
-
 #include <spdlog/spdlog.h>
 
 #include "tervit/core/command_line.h"
 #include "tervit/core/cpu_environment.h"
-#include "tervit/core/error.h"
+#include "tervit/core/error_report.h"
 #include "tervit/libtorch/process.h"
 
 namespace tervit {
@@ -32,15 +30,14 @@ int run_app(CLI::App& app, int argc, char** argv, const std::function<int()>& bo
   if (const auto code = parse_command_line(app, argc, argv)) return *code;
   try {
     return body();
-  } catch (const Error& e) {
-    spdlog::error("{}", e.what());
-    return kExitBadInput;
-  } catch (const std::bad_alloc&) {
-    spdlog::critical("out of memory: use a smaller batch or model, or fewer data loader workers");
-    return kExitFailure;
-  } catch (const std::exception& e) {
-    spdlog::critical("internal error: {}", e.what());
-    return kExitFailure;
+  } catch (...) {
+    const auto report = report_current_exception();
+    switch (report.kind) {
+      case ErrorKind::kBadInput: spdlog::error("{}", report.message); break;
+      case ErrorKind::kOutOfMemory: spdlog::critical("out of memory: use a smaller batch or model, or fewer data loader workers"); break;
+      case ErrorKind::kInternal: spdlog::critical("internal error: {}", report.message); break;
+    }
+    return report.exit_code();
   }
 }
 

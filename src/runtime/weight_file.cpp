@@ -112,6 +112,7 @@ Linear WeightFile::take_linear(const std::string& prefix, const std::vector<int6
   auto matrix = kernels::read_packed_matrix(packed.shape, header_.data + packed.begin, bits, rows, cols, where, bytes_);
   const int64_t alpha_count = kernels::packed_alpha_count(metadata(), rows, source_);
   matrix.alpha = take_floats(alpha_name, {alpha_count});
+  kernels::check_alpha_values(matrix.alpha, source_ + ": tensor '" + alpha_name + "'");
   if (alpha_count != rows) matrix.alpha.assign(static_cast<size_t>(rows), matrix.alpha.front());
   matrix.bias = std::move(bias_values);
   ++packed_layers_;

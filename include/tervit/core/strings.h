@@ -16,4 +16,11 @@ inline std::string lowercase(std::string text) {
   return text;
 }
 
+// `text` cut to its first `max_chars` characters with the full length noted, for echoing outside input in
+// an error: a 10 MB config value or path is named, not printed whole.
+inline std::string abbreviated(const std::string& text, size_t max_chars = 120) {
+  if (text.size() <= max_chars) return text;
+  return text.substr(0, max_chars) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
 }  // namespace tervit

@@ -51,4 +51,8 @@ PackedTernaryMatrix read_packed_matrix(const std::vector<int64_t>& shape, const 
                                        int64_t rows, int64_t cols, const std::string& where,
                                        std::shared_ptr<const void> owner = nullptr);
 
+// Throws tervit::Error starting with `where` when a scale α is NaN, infinite or negative: each would turn
+// every output of its channel into NaN or flip its sign, silently.
+void check_alpha_values(const std::vector<float>& alpha, const std::string& where);
+
 }  // namespace tervit::kernels
