@@ -12,6 +12,7 @@ tervit_sources(TERVIT_PARSER_SOURCES src/core src/libtorch src/kernels src/image
 list(APPEND TERVIT_PARSER_SOURCES
   ${PROJECT_SOURCE_DIR}/src/data/image_decode.cpp
   ${PROJECT_SOURCE_DIR}/src/data/encoded_image.cpp
+  ${PROJECT_SOURCE_DIR}/src/data/image_folder.cpp
   ${PROJECT_SOURCE_DIR}/src/engine/trainer_state.cpp)
 
 # Every sanitizer finding must stop the run, so that libFuzzer records the input. The targets compile

@@ -15,8 +15,9 @@
 constexpr int64_t kMaxFuzzPixels = int64_t{1} << 22;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // The same cap for the formats OpenCV decodes whole (its default is 2^30 pixels).
-  setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "4194304", 1);
+  // The same cap for the formats OpenCV decodes whole, checked from their headers by tervit's pixel budget
+  // (read at the first decode; OpenCV's own OPENCV_IO_MAX_IMAGE_PIXELS is read before main, too early to set here).
+  setenv("TERVIT_MAX_IMAGE_PIXELS", "4194304", 1);
   return 0;
 }
 

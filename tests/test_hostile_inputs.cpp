@@ -8,13 +8,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 
 #include "test_deploy_helpers.h"
 #include "test_train_helpers.h"
+#include "models/registry.h"
 #include "tervit/core/config.h"
 #include "tervit/core/exit_codes.h"
 #include "tervit/core/folder_lock.h"
+#include "tervit/core/strings.h"
+#include "tervit/data/image_folder.h"
 #include "tervit/engine/checkpoint.h"
 
 using namespace tervit;
@@ -252,4 +258,113 @@ TEST_CASE("Numeric options refuse NaN, infinities and values out of range, exiti
   }
   CHECK_FALSE(std::filesystem::exists(dir / "x"));
   CHECK_FALSE(std::filesystem::exists(dir / "fm"));
+}
+
+TEST_CASE("A packed file's scales and quantizer are checked by both loaders: NaN or negative α, a non-ternary quantizer",
+          "[hostile][cli]") {
+  TempDir dir;
+  const auto images = bomb_among_images(dir);
+  const auto good = testing::packed_fixture("deit_mini", testing::ternary());
+  std::string alpha_name;
+  for (const auto& [name, tensor] : good.tensors)
+    if (ends_with(name, kernels::kAlphaSuffix)) alpha_name = name;
+  REQUIRE_FALSE(alpha_name.empty());
+  const auto damaged = [&](const std::string& file, const std::function<void(SafetensorsData&)>& damage) {
+    auto copy = good;
+    copy.tensors[alpha_name] = good.tensors.at(alpha_name).clone();
+    damage(copy);
+    write_safetensors(dir / file, copy.tensors, copy.metadata);
+    return file;
+  };
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {damaged("nan.packed", [&](SafetensorsData& f) { f.tensors[alpha_name][1] = std::nan(""); }), "row 1"},
+      {damaged("negative.packed", [&](SafetensorsData& f) { f.tensors[alpha_name][0] = -0.5; }), "row 0"},
+      {damaged("int8.packed",
+               [&](SafetensorsData& f) {
+                 auto quant = nlohmann::json::parse(f.metadata.at("quant"));
+                 quant["weight_quant"] = "int8";
+                 f.metadata["quant"] = quant.dump();
+               }),
+       "weight_quant \"int8\""},
+  };
+  for (const auto& [file, expected] : cases)
+    for (const auto* program : {"tervit-run", "tervit-eval"}) {
+      INFO(program << " " << file);
+      const auto run = testing::run(dir, program, "--threads 1 --packed " + (dir / file).string() + " --images " + images[0].string());
+      CHECK(run.exit_code == kExitBadInput);
+      CHECK_THAT(run.err, Catch::Contains(file) && Catch::Contains(expected));
+    }
+}
+
+TEST_CASE("A packed model that does not take RGB images is refused before any image is decoded into it", "[hostile][cli]") {
+  // tervit-run wrote 3 planes into a buffer of in_chans planes: a heap overrun for in_chans 1.
+  TempDir dir;
+  const auto images = bomb_among_images(dir);
+  const auto architecture = models::model_architecture(
+      "deit", YAML::Load("{img_size: 28, patch_size: 7, embed_dim: 24, depth: 1, num_heads: 2, num_classes: 10, in_chans: 1}"));
+  auto model = models::create_model(architecture);
+  models::apply_quant_spec(*model, testing::ternary());
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto file = deploy::pack_model(*model, architecture, testing::ternary(), {});
+  write_safetensors(dir / "grey.packed", file.tensors, file.metadata);
+  for (const auto* program : {"tervit-run", "tervit-eval"}) {
+    INFO(program);
+    const auto run = testing::run(dir, program, "--threads 1 --packed " + (dir / "grey.packed").string() + " --images " + images[0].string());
+    CHECK(run.exit_code == kExitBadInput);
+    CHECK_THAT(run.err, Catch::Contains("1-channel") && Catch::Contains("3 channels"));
+  }
+}
+
+TEST_CASE("A damaged index cache is ignored and the folder indexed again", "[hostile][data]") {
+  TempDir dir;
+  for (const auto* label : {"a", "b"}) {
+    std::filesystem::create_directories(dir / "set" / label);
+    REQUIRE(cv::imwrite((dir / "set" / label / "x.png").string(), cv::Mat(4, 4, CV_8UC3, cv::Scalar(9, 9, 9))));
+  }
+  const auto expected = data::scan_image_folder(dir / "set");
+  const auto cache = data::index_cache_path(dir / "set");
+  data::load_image_folder(dir / "set");
+  const auto written = testing::read_text(cache);
+  REQUIRE_THAT(written, Catch::Contains("samples 2\n0 a/x.png\n"));
+  const auto replaced = [&](const std::string& from, const std::string& to) {
+    auto text = written;
+    return text.replace(text.find(from), from.size(), to);
+  };
+  const std::vector<std::pair<std::string, std::string>> damages{
+      {"a count of 10^18", replaced("samples 2\n", "samples 1000000000000000000\n")},
+      {"a path leaving the folder", replaced("0 a/x.png\n", "0 ../../a/x.png\n")},
+      {"an absolute path", replaced("0 a/x.png\n", "0 /etc/passwd\n")},
+      {"a label out of range", replaced("0 a/x.png\n", "7 a/x.png\n")},
+      {"a truncated file", written.substr(0, written.size() / 2)},
+  };
+  const auto check_indexed_again = [&] {
+    const auto loaded = data::load_image_folder(dir / "set");
+    REQUIRE(loaded.samples.size() == expected.samples.size());
+    for (size_t i = 0; i < loaded.samples.size(); ++i) {
+      CHECK(loaded.samples[i].path == expected.samples[i].path);
+      CHECK(loaded.samples[i].label == expected.samples[i].label);
+    }
+    CHECK(testing::read_text(cache) == written);  // rewritten whole
+  };
+  for (const auto& [damage, text] : damages) {
+    INFO(damage);
+    std::ofstream(cache, std::ios::trunc) << text;
+    check_indexed_again();
+  }
+  std::filesystem::remove(cache);
+  REQUIRE(::mkfifo(cache.c_str(), 0600) == 0);  // would block a plain open for ever
+  check_indexed_again();
+}
+
+TEST_CASE("The pixel budget is set by TERVIT_MAX_IMAGE_PIXELS, and a bad value is named", "[hostile][cli]") {
+  TempDir dir;
+  const auto images = bomb_among_images(dir);  // 50x40 = 2000 pixels each
+  const auto args = "--threads 1 --packed " + (dir / "deit.packed").string() + " --images " + images[0].string() + " " + images[2].string();
+  const auto small = testing::run(dir, "tervit-eval", args, "TERVIT_MAX_IMAGE_PIXELS=1999 ");
+  CHECK(small.exit_code == kExitPartial);
+  CHECK_THAT(small.err, Catch::Contains("good.png") && Catch::Contains("50x40") && Catch::Contains("over the limit of 1999"));
+  CHECK(testing::run(dir, "tervit-eval", args, "TERVIT_MAX_IMAGE_PIXELS=2000 ").exit_code == kExitOk);
+  const auto bad = testing::run(dir, "tervit-run", args, "TERVIT_MAX_IMAGE_PIXELS=many ");
+  CHECK_THAT(bad.err, Catch::Contains("TERVIT_MAX_IMAGE_PIXELS") && Catch::Contains("'many'"));
 }

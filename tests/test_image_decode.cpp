@@ -8,6 +8,8 @@
 
 #include "tervit/core/error.h"
 #include "tervit/data/image_decode.h"
+#include "tervit/image/header_size.h"
+#include "tervit/image/image_errors.h"
 
 namespace fs = std::filesystem;
 using tervit::data::decode_image;
@@ -144,4 +146,47 @@ TEST_CASE("decode_image and read_image reject broken data naming the file", "[da
   }
   CHECK_THROWS_AS(read_image("/nonexistent/missing.png"), tervit::Error);
   CHECK_THROWS_WITH(read_image("/nonexistent/missing.png"), Catch::Contains("missing.png"));
+}
+
+TEST_CASE("The headers of OpenCV's formats give their size, and a bomb in each is refused before decoding", "[data][hostile]") {
+  const cv::Mat red(5, 7, CV_8UC3, kRedBgr);
+  for (const std::string ext : {".bmp", ".tiff", ".webp", ".ppm", ".pgm"}) {
+    if (!cv::haveImageWriter(ext)) continue;
+    INFO(ext);
+    const auto bytes = encode(ext == ".pgm" ? cv::Mat(5, 7, CV_8UC1, cv::Scalar(3)) : red, ext);
+    const auto size = tervit::image::header_size(bytes.data(), bytes.size());
+    REQUIRE(size);
+    CHECK(size->width == 7);
+    CHECK(size->height == 5);
+  }
+  // 20000x20000: under OpenCV's own limit of 2^30 pixels, which would allocate 1.2 GB for each.
+  const auto little = [](std::vector<uint8_t>& bytes, size_t offset, uint32_t value, int count) {
+    for (int i = 0; i < count; ++i) bytes[offset + i] = static_cast<uint8_t>(value >> (8 * i));
+  };
+  auto bmp = encode(red, ".bmp");
+  little(bmp, 18, 20000, 4);
+  little(bmp, 22, 20000, 4);
+  const std::string ppm_text = "P6\n# a comment\n20000 20000\n255\n";
+  std::vector<uint8_t> ppm(ppm_text.begin(), ppm_text.end());
+  ppm.resize(ppm.size() + 64, 7);
+  std::vector<uint8_t> tiff{'I', 'I', 42, 0, 8, 0, 0, 0, 2, 0};  // one directory of two entries at offset 8
+  for (const uint16_t tag : {256, 257}) {
+    std::vector<uint8_t> entry(12, 0);
+    little(entry, 0, tag, 2);
+    little(entry, 2, 4, 2);  // LONG
+    little(entry, 4, 1, 4);
+    little(entry, 8, 20000, 4);
+    tiff.insert(tiff.end(), entry.begin(), entry.end());
+  }
+  tiff.resize(tiff.size() + 4, 0);
+  std::vector<uint8_t> webp{'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0, 0, 0, 0, 0};
+  webp.resize(30, 0);
+  little(webp, 24, 19999, 3);  // sides minus one
+  little(webp, 27, 19999, 3);
+  for (const auto& [name, bytes] : std::vector<std::pair<std::string, std::vector<uint8_t>>>{
+           {"bomb.bmp", bmp}, {"bomb.ppm", ppm}, {"bomb.tiff", tiff}, {"bomb.webp", webp}}) {
+    INFO(name);
+    CHECK_THROWS_AS(decode(bytes, name), tervit::image::ImageDecodeError);
+    CHECK_THROWS_WITH(decode(bytes, name), Catch::Contains(name) && Catch::Contains("20000x20000") && Catch::Contains("over the limit"));
+  }
 }

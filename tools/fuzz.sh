@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of outside input with libFuzzer: tools/fuzz.sh TARGET[,TARGET...]|all SECONDS
-#   targets: safetensors packed_model config trainer_state image_decode (fuzz/fuzz_TARGET.cpp)
+#   targets: safetensors packed_model config trainer_state image_decode index_cache (fuzz/fuzz_TARGET.cpp)
 # Builds them with clang, ASan and UBSan into build-fuzz/ (the first build takes some 10 minutes), then runs
 # each for SECONDS, one after the other, from its committed seeds fuzz/corpus/TARGET/. New inputs go to
 # build-fuzz/corpus/TARGET/ (not committed); an input that crashes, leaks or trips a sanitizer stops the
 # run and is kept in build-fuzz/findings/TARGET/. The last lines of each log carry exec/s, cov and ft.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(safetensors packed_model config trainer_state image_decode)
+targets=(safetensors packed_model config trainer_state image_decode index_cache)
 usage="usage: tools/fuzz.sh TARGET[,TARGET...]|all SECONDS (targets: ${targets[*]})"
 [ $# -eq 2 ] && [[ $2 =~ ^[0-9]+$ ]] || { echo "$usage" >&2; exit 2; }
 if [ "$1" != all ]; then

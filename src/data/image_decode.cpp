@@ -7,6 +7,8 @@
 #include "tervit/core/error.h"
 #include "tervit/core/file_bytes.h"
 #include "tervit/image/direct_decode.h"
+#include "tervit/image/header_size.h"
+#include "tervit/image/image_errors.h"
 
 namespace tervit::data {
 namespace {
@@ -56,6 +58,7 @@ cv::Mat to_rgb(const cv::Mat& image8, const std::string& name) {
 cv::Mat decode_image(const uint8_t* bytes, size_t size, const std::string& name) {
   // JPEG and PNG straight to RGB; OpenCV would decode to BGR and swap twice.
   if (auto image = image::decode_directly(bytes, size, name)) return std::move(*image);
+  if (const auto claimed = image::header_size(bytes, size)) image::check_image_pixels(claimed->width, claimed->height, name, claimed->format);
   cv::Mat decoded;
   try {
     // UNCHANGED keeps 16-bit depth visible (so it can be scaled, not clipped) and ignores EXIF

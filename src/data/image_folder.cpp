@@ -222,14 +222,28 @@ fs::path index_cache_path(const fs::path& root, const fs::path& cache_dir) {
 }
 
 std::optional<ImageDataset> read_index_cache(const fs::path& cache_file, const fs::path& root_in) {
-  std::ifstream in(cache_file);
-  if (!in) return std::nullopt;
+  // Any damage (a FIFO or folder in its place, a count of 10^18, a path leaving the folder) means "no
+  // cache": the folder is scanned again and the cache rewritten.
+  std::string text;
+  try {
+    text = read_file_text(cache_file);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  std::istringstream in(text);
+  // Each entry takes a line of at least two bytes: a larger count is damage, not a size to allocate.
+  const auto count_fits = [&](size_t count) { return count <= text.size() / 2; };
+  // A cached path names a file inside root, as the scan wrote it.
+  const auto inside_root = [](const fs::path& relative) {
+    return !relative.empty() && relative.is_relative() &&
+           std::none_of(relative.begin(), relative.end(), [](const fs::path& part) { return part == ".."; });
+  };
   const fs::path root = normalized_root(root_in);
   std::string line;
   if (!std::getline(in, line) || line != kCacheMagic) return std::nullopt;
   if (!std::getline(in, line) || line != "root " + root.string()) return std::nullopt;
   size_t count = 0;
-  if (!read_count(in, "folders", count)) return std::nullopt;
+  if (!read_count(in, "folders", count) || !count_fits(count)) return std::nullopt;
   for (size_t i = 0; i < count; ++i) {
     int64_t mtime = 0;
     std::string relative;
@@ -237,17 +251,17 @@ std::optional<ImageDataset> read_index_cache(const fs::path& cache_file, const f
     if (modification_time(relative == "." ? root : root / relative) != mtime) return std::nullopt;
   }
   ImageDataset dataset;
-  if (!read_count(in, "classes", count)) return std::nullopt;
+  if (!read_count(in, "classes", count) || !count_fits(count)) return std::nullopt;
   dataset.classes.resize(count);
   for (auto& name : dataset.classes) {
     if (!std::getline(in, name)) return std::nullopt;
   }
-  if (!read_count(in, "samples", count)) return std::nullopt;
+  if (!read_count(in, "samples", count) || !count_fits(count)) return std::nullopt;
   dataset.samples.resize(count);
   for (auto& sample : dataset.samples) {
     std::string relative;
     if (!std::getline(in, line) || !split_number(line, sample.label, relative)) return std::nullopt;
-    if (sample.label < 0 || sample.label >= static_cast<int64_t>(dataset.classes.size())) return std::nullopt;
+    if (sample.label < 0 || sample.label >= static_cast<int64_t>(dataset.classes.size()) || !inside_root(relative)) return std::nullopt;
     sample.path = root / relative;
   }
   return dataset;
