@@ -13,7 +13,7 @@ namespace tervit::image {
 bool is_png(const uint8_t* bytes, size_t size);
 
 // A PNG (is_png) into CV_8UC3 RGB. Throws ImageDecodeError naming `name` for corrupt or truncated data
-// (a missing IEND included) and for images over kMaxImagePixels (image_errors.h).
+// (a missing IEND included) and for images over max_image_pixels() (image_errors.h).
 cv::Mat decode_png_rgb(const uint8_t* bytes, size_t size, const std::string& name);
 
 }  // namespace tervit::image
