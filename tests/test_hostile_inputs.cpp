@@ -248,6 +248,11 @@ TEST_CASE("Numeric options refuse NaN, infinities and values out of range, exiti
       {"tervit-eval", eval + " --std 0.2 -1 0.2"},
       {"tervit-eval", eval + " --mean 0.5 nan 0.5"},
       {"tervit-run", "--packed " + (dir / "deit.packed").string() + " --seconds inf"},
+      // Thread counts far beyond any machine are refused, not started.
+      {"tervit-eval", eval + " --threads 100000"},
+      {"tervit-eval", eval + " --workers 100000"},
+      {"tervit-run", "--packed " + (dir / "deit.packed").string() + " --threads 100000 --seconds 0"},
+      {"tervit-data", "check " + dir.path().string() + " --threads 100000"},
       {"tervit-export", "--weights " + testing::timm_fixture("deit_mini.safetensors").string() + " --delta nan --out " + (dir / "x").string()},
       {"tervit-data", "fashion-mnist --out " + (dir / "fm").string() + " --limit -5"},
   };

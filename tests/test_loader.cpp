@@ -173,6 +173,30 @@ TEST_CASE("Loader: bad files are replaced, counted and batches keep their size",
   CHECK(seen.size() == 24);  // every good image was visited
 }
 
+TEST_CASE("Loader: an image the transform fails on (OpenCV's exception, memory) is skipped and named", "[loader][hostile]") {
+  TempDir dir;
+  make_image_folder(dir / "train");
+  const ImageDataset dataset = scan_image_folder(dir / "train");
+  const auto victim = (dir / "train" / "class2" / "5.png").string();
+  // Image 5 of class 2 is the one whose colour is (50, 120, 200): a failure as OpenCV throws it, not a
+  // tervit::Error.
+  const auto failing = [](const cv::Mat& rgb8, Rng& rng) {
+    const cv::Vec3b pixel = rgb8.at<cv::Vec3b>(0, 0);
+    if (pixel[0] == 50 && pixel[1] == 120) throw cv::Exception(-215, "an assertion failed", "resize", "resize.cpp", 1);
+    return first_pixel(rgb8, rng);
+  };
+  LoaderOptions options;
+  options.batch_size = 8;
+  options.workers = 2;
+  DataLoader loader(dataset.samples, failing, options);
+  const auto batches = run_epoch(loader, 0);
+  CHECK(batches.size() == 3);
+  CHECK(loader.bad_files() == std::vector<std::string>{victim});
+  for (const auto& batch : batches)
+    for (int64_t j = 0; j < batch.images.size(0); ++j)
+      CHECK_FALSE((batch.images[j][0][0][0].item<float>() == 50.0f && batch.images[j][1][0][0].item<float>() == 120.0f));
+}
+
 TEST_CASE("Loader: all files bad stops with a clear error, not a hang", "[loader]") {
   TempDir dir;
   fs::create_directories(dir / "train" / "a");

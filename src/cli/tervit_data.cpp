@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "tervit/core/thread_budget.h"
 #include "tervit/libtorch/app.h"
 #include "tervit/libtorch/process.h"
 #include "tervit/data/check.h"
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   std::string check_dir;
   int threads = 2;
   check->add_option("DIR", check_dir, "ImageFolder root (one subfolder per class)")->required();
-  check->add_option("--threads", threads, "Decoding threads")->capture_default_str()->check(CLI::PositiveNumber);
+  check->add_option("--threads", threads, "Decoding threads")->capture_default_str()->check(CLI::Range(1, tervit::kMaxThreads));
 
   return tervit::run_app(app, argc, argv, [&] {
     tervit::ProcessOptions process;

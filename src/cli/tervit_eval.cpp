@@ -10,6 +10,7 @@
 #include "tervit/core/command_line.h"
 #include "tervit/core/error.h"
 #include "tervit/core/json_text.h"
+#include "tervit/core/thread_budget.h"
 #include "tervit/libtorch/safetensors.h"
 #include "tervit/data/eval_transform.h"
 #include "tervit/data/image_decode.h"
@@ -201,7 +202,7 @@ int main(int argc, char** argv) {
   checkpoint->excludes(packed);
   app.add_option("--images", options.images, "images to classify (one JSON line each)");
   app.add_option("--data", options.data, "an ImageFolder (e.g. a val split) to measure top-1/top-5/loss on");
-  app.add_option("--workers", options.workers, "decoding threads for --data")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--workers", options.workers, "decoding threads for --data")->capture_default_str()->check(CLI::Range(0, tervit::kMaxThreads));
   app.add_option("--crop-pct", options.crop_pct, "resize to img_size / crop_pct, then center crop (default: 0.875 DeiT, 0.9 Swin)")
       ->check(tervit::finite_in(tervit::image::kMinCropPct, 1.0));
   app.add_option("--interpolation", options.interpolation, "bicubic, bilinear or nearest")->capture_default_str();

@@ -20,6 +20,7 @@
 #include "tervit/core/exit_codes.h"
 #include "tervit/core/json_text.h"
 #include "tervit/core/peak_memory.h"
+#include "tervit/core/thread_budget.h"
 #include "tervit/image/direct_decode.h"
 #include "tervit/image/eval_crop.h"
 #include "tervit/image/normalize_planes.h"
@@ -149,7 +150,7 @@ int main(int argc, char** argv) {
   app.add_option("--images", options.images, "JPEG or PNG images to classify (one JSON line each); none: the benchmark");
   app.add_option("--topk", options.topk, "classes per image")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--mode", options.mode, "int8 (W2A8) or exact (float activations)")->capture_default_str();
-  app.add_option("--threads", options.threads, "OpenMP threads")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", options.threads, "OpenMP threads")->capture_default_str()->check(CLI::Range(1, tervit::kMaxThreads));
   app.add_option("--batch", options.batch, "benchmark: images per forward call")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--seconds", options.seconds, "benchmark: timed seconds after one warm-up call")
       ->capture_default_str()

@@ -1,12 +1,16 @@
 #include "tervit/data/loader.h"
 
+#include <opencv2/core.hpp>
 #include <spdlog/spdlog.h>
 
+#include <new>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "tervit/core/error.h"
 #include "tervit/data/image_decode.h"
+#include "tervit/image/image_errors.h"
 
 namespace tervit::data {
 namespace {
@@ -14,6 +18,11 @@ namespace {
 // Stream tags that keep the seeded streams of one batch apart.
 constexpr uint64_t kReplacementStream = 0x7265706c;  // "repl"
 constexpr uint64_t kMixupStream = 0x6d697875;        // "mixu"
+
+// A per-file error message that names the file: tervit's own do, OpenCV's do not.
+std::string naming(const std::string& path, const std::string& message) {
+  return message.find(path) != std::string::npos ? message : path + ": " + message;
+}
 
 void validate(const std::vector<Sample>& samples, const LoaderOptions& options) {
   if (samples.empty()) throw Error("data loader: no samples");
@@ -161,18 +170,25 @@ std::pair<torch::Tensor, int64_t> DataLoader::load_sample(int64_t batch_index, i
       last_error = path + ": known bad file";
     } else {
       std::optional<EncodedImage> image;
+      // Whatever one file does to the reader and the decoders skips that file (OpenCV's exceptions and a
+      // failed allocation for its pixels included). The transform's own errors (tervit::Error other than a
+      // decode error) are bugs or bad options and stop the epoch.
       try {
         image.emplace(EncodedImage::read(sample.path));
-      } catch (const Error& e) {
-        last_error = e.what();
+      } catch (const std::exception& e) {
+        last_error = naming(path, e.what());
       }
       if (image) {
         // The slot's augmentation stream, whichever file fills it.
         Rng rng(mix_seed({seed, epoch, rank, static_cast<uint64_t>(batch_index), static_cast<uint64_t>(slot)}));
         try {
           return {transform_(*image, rng), sample.label};
-        } catch (const image::ImageDecodeError& e) {  // corrupt data found only while decoding; other errors propagate
-          last_error = e.what();
+        } catch (const image::ImageDecodeError& e) {  // corrupt data found only while decoding
+          last_error = naming(path, e.what());
+        } catch (const cv::Exception& e) {  // OpenCV refusing this image's data (an extreme size or shape)
+          last_error = naming(path, e.what());
+        } catch (const std::bad_alloc&) {
+          last_error = path + ": out of memory for its pixels";
         }
       }
       if (note_bad_file(path)) spdlog::warn("skipping bad image file (replaced by another sample): {}", last_error);

@@ -5,6 +5,7 @@
 #include "models/registry.h"
 #include "tervit/core/error.h"
 #include "tervit/core/strings.h"
+#include "tervit/core/thread_budget.h"
 #include "tervit/image/eval_crop.h"
 #include "tervit/core/yaml_json.h"
 #include "tervit/quant/quant_spec.h"
@@ -14,9 +15,9 @@ namespace tervit::engine {
 namespace {
 
 // Upper bounds of sizes and counts, far above any real run, so that an absurd value (a batch of 2^63
-// images, 3 billion workers) is refused by name rather than overflowing or exhausting memory later.
+// images) is refused by name rather than overflowing or exhausting memory later; threads and workers
+// take kMaxThreads.
 constexpr double kMaxBatch = 1 << 20;
-constexpr double kMaxWorkers = 1024;
 constexpr double kMaxEpochs = 1 << 20;
 constexpr double kMaxWeekSeconds = 7 * 24 * 3600;
 
@@ -33,7 +34,7 @@ const std::vector<KeySpec>& config_schema() {
       {"data.val_split", ValueType::kString, "val"},
       {"data.batch_size", ValueType::kInt, "64", 1, kMaxBatch},
       {"data.eval_batch_size", ValueType::kInt, "0", 0, kMaxBatch},  // 0: twice batch_size
-      {"data.workers", ValueType::kInt, "2", 0, kMaxWorkers},
+      {"data.workers", ValueType::kInt, "2", 0, kMaxThreads},
       {"data.repeated_aug", ValueType::kInt, "1", 1, 64},  // DeiT's repeated augmentation (3 in DeiT)
       {"data.crop_pct", ValueType::kFloat, "0.875", image::kMinCropPct, 1.0},
       {"data.interpolation", ValueType::kString, "bicubic"},
@@ -71,7 +72,7 @@ const std::vector<KeySpec>& config_schema() {
       {"logging.every_steps", ValueType::kInt, "50", 1},
       {"logging.progress", ValueType::kString, "auto"},
       {"runtime.device", ValueType::kString, "auto"},
-      {"runtime.threads", ValueType::kInt, "0", 0, kMaxWorkers},
+      {"runtime.threads", ValueType::kInt, "0", 0, kMaxThreads},
       {"runtime.seed", ValueType::kInt, "0", 0},
       {"runtime.log_level", ValueType::kString, "info"},
       {"runtime.amp", ValueType::kString, "none"},

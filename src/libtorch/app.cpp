@@ -5,13 +5,16 @@
 #include "tervit/core/command_line.h"
 #include "tervit/core/cpu_environment.h"
 #include "tervit/core/error_report.h"
+#include "tervit/core/thread_budget.h"
 #include "tervit/libtorch/process.h"
 
 namespace tervit {
 
 void add_process_options(CLI::App& app, ProcessOptions& options) {
   app.add_option("--device", options.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  app.add_option("--threads", options.threads, "CPU threads for LibTorch (0: LibTorch's default)")->capture_default_str();
+  app.add_option("--threads", options.threads, "CPU threads for LibTorch (0: LibTorch's default)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, kMaxThreads));
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
 }
 

@@ -12,6 +12,10 @@
 
 namespace tervit {
 
+// The most threads (or loader workers) any option or config key takes: far above any machine's cores, low
+// enough that an absurd count is refused by name instead of started.
+constexpr int kMaxThreads = 1024;
+
 // Busy time of the CPUs this process may run on (from /proc/stat) against this process's own CPU time.
 class OtherProcessesLoad {
  public:
