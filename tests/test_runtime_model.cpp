@@ -257,6 +257,22 @@ TEST_CASE("The runtime's float kernels: AVX2 equals the reference, and both equa
   kernels::softmax_avx2(fast.data_ptr<float>(), fast.numel());
   CHECK(relative_error(reference, values.softmax(0)) < 1e-6);
   CHECK(relative_error(fast, values.softmax(0)) < 1e-6);
+  // LayerNorm rows of odd and model widths, one of them far off zero (a one-pass variance would cancel).
+  for (const auto& [dim, offset] : {std::make_pair(1003, 0.0), std::make_pair(384, 0.0), std::make_pair(37, 1000.0)}) {
+    CAPTURE(dim, offset);
+    const auto row = torch::randn({dim}) + offset, weight = torch::randn({dim}), bias = torch::randn({dim});
+    const auto expected_norm = torch::layer_norm(row.to(torch::kFloat64), {dim}, weight.to(torch::kFloat64), bias.to(torch::kFloat64), 1e-6)
+                                   .to(torch::kFloat32);
+    auto reference_norm = torch::empty_like(row), fast_norm = torch::empty_like(row);
+    kernels::layer_norm_row_reference(row.data_ptr<float>(), dim, weight.data_ptr<float>(), bias.data_ptr<float>(), 1e-6f,
+                                      reference_norm.data_ptr<float>());
+    kernels::layer_norm_row_avx2(row.data_ptr<float>(), dim, weight.data_ptr<float>(), bias.data_ptr<float>(), 1e-6f,
+                                 fast_norm.data_ptr<float>());
+    // Far off zero, float subtraction of the mean itself loses the last digits, in either kernel.
+    const double tolerance = offset > 0 ? 1e-3 : 1e-5;
+    CHECK((reference_norm - expected_norm).abs().max().item<float>() < tolerance);
+    CHECK((fast_norm - expected_norm).abs().max().item<float>() < tolerance);
+  }
 
   // Odd token counts and head sizes, with a bias and a region mask, heads read in place from a qkv buffer.
   const auto [tokens, head_dim] = GENERATE(std::make_pair(1, 8), std::make_pair(7, 5), std::make_pair(49, 32), std::make_pair(197, 64));

@@ -13,16 +13,6 @@ namespace tervit::kernels {
 
 namespace {
 
-void layer_norm_row(const float* in, int64_t dim, const float* weight, const float* bias, float eps, float* out) {
-  double sum = 0, squares = 0;
-  for (int64_t i = 0; i < dim; ++i) sum += in[i];
-  const double mean = sum / static_cast<double>(dim);
-  for (int64_t i = 0; i < dim; ++i) squares += (in[i] - mean) * (in[i] - mean);
-  const float m = static_cast<float>(mean);
-  const float inv_std = static_cast<float>(1.0 / std::sqrt(squares / static_cast<double>(dim) + eps));
-  for (int64_t i = 0; i < dim; ++i) out[i] = (in[i] - m) * inv_std * weight[i] + bias[i];
-}
-
 // Φ(x) through erf(x / √2) (Abramowitz and Stegun 7.1.26), and exp(-x²/2), which the erf computes on the way.
 struct NormalCdf {
   float cdf, gaussian;
@@ -84,9 +74,20 @@ void attention_head_reference(const AttentionHead& head, float* out, int64_t out
   }
 }
 
+void layer_norm_row_reference(const float* in, int64_t dim, const float* weight, const float* bias, float eps, float* out) {
+  double sum = 0, squares = 0;
+  for (int64_t i = 0; i < dim; ++i) sum += in[i];
+  const double mean = sum / static_cast<double>(dim);
+  for (int64_t i = 0; i < dim; ++i) squares += (in[i] - mean) * (in[i] - mean);
+  const float m = static_cast<float>(mean);
+  const float inv_std = static_cast<float>(1.0 / std::sqrt(squares / static_cast<double>(dim) + eps));
+  for (int64_t i = 0; i < dim; ++i) out[i] = (in[i] - m) * inv_std * weight[i] + bias[i];
+}
+
 void layer_norm(const float* x, int64_t tokens, int64_t dim, const float* weight, const float* bias, float eps, float* y) {
+  const auto row = cpu_has_avx2() ? layer_norm_row_avx2 : layer_norm_row_reference;
   parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) layer_norm_row(x + n * dim, dim, weight, bias, eps, y + n * dim);
+    for (int64_t n = begin; n < end; ++n) row(x + n * dim, dim, weight, bias, eps, y + n * dim);
   });
 }
 

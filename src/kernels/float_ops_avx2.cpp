@@ -104,6 +104,30 @@ TERVIT_AVX2 void gelu_backward_avx2(const float* x, const float* grad, int64_t c
   gelu_backward_reference(x + i, grad + i, count - i, grad_x + i);
 }
 
+TERVIT_AVX2 void layer_norm_row_avx2(const float* in, int64_t dim, const float* weight, const float* bias, float eps, float* out) {
+  const int64_t vector_end = dim / 8 * 8;
+  __m256 sum = _mm256_setzero_ps();
+  float tail = 0;
+  for (int64_t i = 0; i < vector_end; i += 8) sum = _mm256_add_ps(sum, _mm256_loadu_ps(in + i));
+  for (int64_t i = vector_end; i < dim; ++i) tail += in[i];
+  const float mean = (horizontal_sum(sum) + tail) / static_cast<float>(dim);
+  const __m256 mean8 = _mm256_set1_ps(mean);
+  __m256 squares = _mm256_setzero_ps();
+  tail = 0;
+  for (int64_t i = 0; i < vector_end; i += 8) {
+    const __m256 deviation = _mm256_sub_ps(_mm256_loadu_ps(in + i), mean8);
+    squares = _mm256_fmadd_ps(deviation, deviation, squares);
+  }
+  for (int64_t i = vector_end; i < dim; ++i) tail += (in[i] - mean) * (in[i] - mean);
+  const float inv_std = 1.0f / std::sqrt((horizontal_sum(squares) + tail) / static_cast<float>(dim) + eps);
+  const __m256 inv_std8 = _mm256_set1_ps(inv_std);
+  for (int64_t i = 0; i < vector_end; i += 8) {
+    const __m256 normalized = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(in + i), mean8), inv_std8);
+    _mm256_storeu_ps(out + i, _mm256_fmadd_ps(normalized, _mm256_loadu_ps(weight + i), _mm256_loadu_ps(bias + i)));
+  }
+  for (int64_t i = vector_end; i < dim; ++i) out[i] = (in[i] - mean) * inv_std * weight[i] + bias[i];
+}
+
 TERVIT_AVX2 void softmax_avx2(float* scores, int64_t count) {
   if (count < 8) return softmax_reference(scores, count);
   __m256 max8 = _mm256_loadu_ps(scores);
@@ -188,6 +212,9 @@ namespace tervit::kernels {
 void gelu_avx2(const float* x, int64_t count, float* y) { gelu_reference(x, count, y); }
 void gelu_backward_avx2(const float* x, const float* grad, int64_t count, float* grad_x) {
   gelu_backward_reference(x, grad, count, grad_x);
+}
+void layer_norm_row_avx2(const float* in, int64_t dim, const float* weight, const float* bias, float eps, float* out) {
+  layer_norm_row_reference(in, dim, weight, bias, eps, out);
 }
 void softmax_avx2(float* scores, int64_t count) { softmax_reference(scores, count); }
 void attention_head_avx2(const AttentionHead& head, float* out, int64_t out_stride) { attention_head_reference(head, out, out_stride); }
