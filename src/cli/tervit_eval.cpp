@@ -19,6 +19,7 @@
 #include "tervit/engine/model_from_file.h"
 #include "tervit/engine/evaluate.h"
 #include "tervit/engine/classify.h"
+#include "tervit/image/normalize_planes.h"
 #include "tervit/quant/model_size.h"
 #include "tervit/quant/quant_spec.h"
 
@@ -118,11 +119,8 @@ int classify_images(tervit::models::VisionModelImpl& model, const EvalOptions& o
     try {
       batch.push_back(data::eval_transform(data::read_image(image), transform));
       batch_names.push_back(image);
-    } catch (const Error& e) {
-      spdlog::error("{}", e.what());  // the message names the image; the others still run
-      ++failed;
-    } catch (const std::exception& e) {  // OpenCV's, or memory for this image
-      spdlog::error("{}: {}", image, e.what());
+    } catch (const std::exception& e) {  // tervit's, OpenCV's or memory for this image: the others still run
+      spdlog::error("{}", naming(image, e.what()));
       ++failed;
     }
     if (static_cast<int64_t>(batch.size()) == options.batch_size) flush();
@@ -170,7 +168,7 @@ int run(const EvalOptions& options, const CLI::App& app, const tervit::ProcessOp
     device = torch::kCPU;
   }
   auto loaded = load_model(options, app.count("--weight-quant") > 0);
-  engine::check_takes_rgb(*loaded.model, "the model");
+  image::check_takes_rgb(loaded.model->in_chans(), "the model");
   loaded.model->to(device);
   // A packed model's matrices are no parameters: its size is the file's.
   const auto size = quant::model_size(*loaded.model);

@@ -49,9 +49,7 @@ double since(std::chrono::steady_clock::time_point start) {
 int classify(const tervit::runtime::Model& model, const tervit::image::EvalTransformOptions& transform, const RunOptions& options) {
   using namespace tervit;
   const auto& a = model.architecture;
-  if (a.in_chans != 3)
-    throw Error(options.packed + ": the model takes " + std::to_string(a.in_chans) +
-                "-channel images (in_chans), but images are decoded to 3 channels (RGB)");
+  image::check_takes_rgb(a.in_chans, options.packed);
   std::vector<float> image(static_cast<size_t>(a.in_chans * a.img_size * a.img_size));
   int failed = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -63,11 +61,8 @@ int classify(const tervit::runtime::Model& model, const tervit::image::EvalTrans
       std::cout << json_text(runtime::prediction_json(path, runtime::prediction_from_logits(logits.data(), a.num_classes, options.topk),
                                                       model.class_names))
                 << "\n";
-    } catch (const Error& e) {
-      std::fprintf(stderr, "tervit-run: error: %s\n", e.what());
-      ++failed;
-    } catch (const std::exception& e) {  // OpenCV's, or memory for this image: it fails, the others still run
-      std::fprintf(stderr, "tervit-run: error: %s: %s\n", path.c_str(), e.what());
+    } catch (const std::exception& e) {  // tervit's, OpenCV's or memory for this image: the others still run
+      std::fprintf(stderr, "tervit-run: error: %s\n", naming(path, e.what()).c_str());
       ++failed;
     }
   }

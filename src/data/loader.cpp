@@ -19,11 +19,6 @@ namespace {
 constexpr uint64_t kReplacementStream = 0x7265706c;  // "repl"
 constexpr uint64_t kMixupStream = 0x6d697875;        // "mixu"
 
-// A per-file error message that names the file: tervit's own do, OpenCV's do not.
-std::string naming(const std::string& path, const std::string& message) {
-  return message.find(path) != std::string::npos ? message : path + ": " + message;
-}
-
 void validate(const std::vector<Sample>& samples, const LoaderOptions& options) {
   if (samples.empty()) throw Error("data loader: no samples");
   if (options.batch_size < 1) throw Error("data loader: batch_size must be >= 1");

@@ -3,16 +3,9 @@
 #include <algorithm>
 #include <chrono>
 
-#include "tervit/core/error.h"
 #include "tervit/core/thread_budget.h"
 
 namespace tervit::engine {
-
-void check_takes_rgb(const models::VisionModelImpl& model, const std::string& source) {
-  if (model.in_chans() != 3)
-    throw Error(source + ": the model takes " + std::to_string(model.in_chans()) +
-                "-channel images (in_chans), but the data pipeline decodes every image to 3 channels (RGB)");
-}
 
 std::unique_ptr<data::DataLoader> make_eval_loader(std::vector<data::Sample> samples, const image::EvalTransformOptions& transform,
                                                    int64_t batch_size, int workers, int64_t rank, int64_t world_size) {

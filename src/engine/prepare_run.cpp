@@ -5,7 +5,7 @@
 #include "models/pretrained.h"
 #include "tervit/core/config.h"
 #include "tervit/core/error.h"
-#include "tervit/engine/evaluate.h"
+#include "tervit/image/normalize_planes.h"
 #include "tervit/libtorch/state_dict.h"
 #include "src/engine/training_run.h"
 
@@ -79,7 +79,7 @@ void load_teacher(TrainingRun& run) {
   auto architecture = models::architecture_from_metadata(teacher_weights.metadata);
   if (distill.teacher_architecture) architecture = distill.teacher_architecture;
   run.teacher = models::create_model(architecture ? *architecture : run.config.model.architecture);
-  check_takes_rgb(*run.teacher, "distill.teacher_weights");
+  image::check_takes_rgb(run.teacher->in_chans(), "distill.teacher_weights");
   models::load_weights(*run.teacher, teacher_weights, distill.teacher_weights);
   if (run.teacher->num_classes() != run.model->num_classes())
     throw Error("distill.teacher_weights: the teacher has " + std::to_string(run.teacher->num_classes()) + " classes, the model " +
@@ -118,7 +118,7 @@ void prepare_run(TrainingRun& run) {
 
   torch::manual_seed(config.runtime.seed);
   run.model = models::create_model(config.model.architecture);
-  check_takes_rgb(*run.model, "model.architecture.in_chans");
+  image::check_takes_rgb(run.model->in_chans(), "model.architecture.in_chans");
   run.data = make_train_data(config, run.model->num_classes(), run.model->img_size(), Sharding{run.rank(), run.world_size()},
                              run.options.device.is_cuda());
 

@@ -1,7 +1,6 @@
 #include "tervit/image/header_size.h"
 
 #include <cctype>
-#include <cstdlib>
 #include <cstring>
 
 namespace tervit::image {

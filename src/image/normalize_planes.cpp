@@ -1,10 +1,17 @@
 #include "tervit/image/normalize_planes.h"
 
 #include <cstdint>
+#include <string>
 
 #include "tervit/core/error.h"
 
 namespace tervit::image {
+
+void check_takes_rgb(int64_t in_chans, const std::string& source) {
+  if (in_chans != 3)
+    throw Error(source + ": the model takes " + std::to_string(in_chans) +
+                "-channel images (in_chans), but the data pipeline decodes every image to 3 channels (RGB)");
+}
 
 void normalize_planes(const cv::Mat& rgb8, const Normalization& normalization, bool mirror, float* planes) {
   if (rgb8.type() != CV_8UC3) throw Error("normalize: expects an 8-bit 3-channel image");

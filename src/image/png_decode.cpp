@@ -11,8 +11,6 @@
 namespace tervit::image {
 namespace {
 
-// OpenCV's own limit on decoded pixels.
-
 // libpng reports a fatal error through the error callback, which must not return: it stores the message
 // and jumps back to the caller's setjmp, which throws. Only C frames lie between the two.
 struct Reader {

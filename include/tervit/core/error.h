@@ -11,6 +11,12 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A message about one input (an image, a file) that names it: tervit's errors do already, a library's
+// (OpenCV's, a failed allocation) do not, and get "`name`: " in front.
+inline std::string naming(const std::string& name, const std::string& message) {
+  return message.find(name) != std::string::npos ? message : name + ": " + message;
+}
+
 // Runs `body` and returns what it returns; a tervit::Error from it is thrown again with "`context`: " in
 // front, for errors that name a value but not where it came from (the file, the config key).
 template <typename Body>

@@ -20,10 +20,6 @@ struct EvalResult {
   double images_per_second = 0;
 };
 
-// Throws tervit::Error naming `source` when `model` does not take 3-channel images: the data pipeline
-// decodes every image to RGB.
-void check_takes_rgb(const models::VisionModelImpl& model, const std::string& source);
-
 // A loader over `samples` in order, with the eval transform, keeping the last partial batch. `rank` of
 // `world_size` takes every world_size-th image from its rank on, without padding.
 std::unique_ptr<data::DataLoader> make_eval_loader(std::vector<data::Sample> samples, const image::EvalTransformOptions& transform,
