@@ -111,7 +111,7 @@ TEST_CASE("Config files: errors name the file", "[config]") {
 
 TEST_CASE("Every shipped config in configs/ is valid", "[config]") {
   size_t count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(TERVIT_SOURCE_DIR) / "configs")) {
+  for (const auto& entry : std::filesystem::directory_iterator(testing::source_dir() / "configs")) {
     if (entry.path().extension() != ".yaml") continue;
     CAPTURE(entry.path().string());
     CHECK_NOTHROW(load_run_config(entry.path()));

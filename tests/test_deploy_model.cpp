@@ -93,7 +93,7 @@ TEST_CASE("A packed file keeps full-precision layers, metadata and class names",
   CHECK(relative_error(logits(*packed.model, input), logits(*testing::stored_values_model(file), input)) <= 1e-5);
 }
 
-TEST_CASE("Packed files of the full-size models are within the issue's sizes", "[deploy]") {
+TEST_CASE("Packed files of the full-size models are within the issue's sizes", "[deploy][slow]") {
   // Random-init weights, every matrix ternary, other tensors fp16; MB = 10^6 bytes of the real file.
   const auto [name, limit_2bit, limit_1_6bit] =
       GENERATE(std::make_tuple("deit_small_patch16_224", 5.9e6, 4.8e6), std::make_tuple("swin_small_patch4_window7_224", 13.0e6, 10.5e6));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -78,7 +79,18 @@ void write_bytes(const std::filesystem::path& path, const std::vector<uint8_t>& 
 
 void skip_test(const std::string& reason) { std::printf("tervit-test-skipped: %s\n", reason.c_str()); }
 
-std::string executable(const std::string& program) { return std::string(TERVIT_BINARY_DIR) + "/" + program; }
+namespace {
+std::filesystem::path from_environment(const char* variable, const char* built) {
+  const char* value = std::getenv(variable);
+  return value != nullptr && *value != '\0' ? value : built;
+}
+}  // namespace
+
+std::filesystem::path source_dir() { return from_environment("TERVIT_SOURCE_DIR", TERVIT_SOURCE_DIR); }
+std::filesystem::path binary_dir() { return from_environment("TERVIT_BINARY_DIR", TERVIT_BINARY_DIR); }
+std::filesystem::path shared_dir() { return from_environment("TERVIT_SHARED_DIR", TERVIT_SHARED_DIR); }
+
+std::string executable(const std::string& program) { return (binary_dir() / program).string(); }
 
 Run run(const TempDir& dir, const std::string& program, const std::string& args, const std::string& shell_setup) {
   return run_command(dir, shell_setup + executable(program) + " " + args);

@@ -14,7 +14,12 @@
 
 namespace tervit::testing {
 
-inline std::filesystem::path shared_dir() { return TERVIT_SHARED_DIR; }
+// The checkout, the programs and ../shared: where the suite was built, unless TERVIT_SOURCE_DIR,
+// TERVIT_BINARY_DIR or TERVIT_SHARED_DIR in the environment say otherwise (the Docker image's check runs
+// the installed programs against a mounted checkout).
+std::filesystem::path source_dir();
+std::filesystem::path binary_dir();
+std::filesystem::path shared_dir();
 inline std::filesystem::path timm_fixture(const std::string& file) { return shared_dir() / "fixtures" / "timm" / file; }
 // The shared timm fixture `name` (deit_mini, swin_mini) as a tervit model with its weights, in eval mode,
 // built from the constructor arguments timm recorded in its metadata.

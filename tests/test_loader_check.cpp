@@ -54,7 +54,7 @@ TEST_CASE("find_bad_files lists exactly the broken files, in order", "[loader]")
 TEST_CASE("tervit-data check: bad files on stdout, exit 3; a clean folder exits 0", "[loader]") {
   TempDir dir;
   make_mixed_folder(dir / "data");
-  const fs::path program = fs::path(TERVIT_BINARY_DIR) / "tervit-data";
+  const fs::path program = tervit::testing::binary_dir() / "tervit-data";
   const auto run = [&](const std::string& args) {
     const std::string command = program.string() + " check " + args + " >" + (dir / "out.txt").string() + " 2>" +
                                 (dir / "err.txt").string();

@@ -41,7 +41,7 @@ TEST_CASE("DeiT and Swin reproduce timm's logits and pre-logits", "[models][gold
   CHECK(relative_error(model->forward(io.at("input")), io.at("logits")) < 1e-4);
 }
 
-TEST_CASE("Parameter counts equal timm's for the named variants", "[models]") {
+TEST_CASE("Parameter counts equal timm's for the named variants", "[models][slow]") {
   // Counts printed by timm 0.9.16 (../shared/fixtures/timm/README.md); the distilled variants add a
   // token, a position and a second head: 2C + (C + 1) * 1000.
   const std::vector<std::pair<std::string, int64_t>> expected{

@@ -29,7 +29,7 @@ struct RuntimeResult {
 // skipped when the checkout's .venv lacks the runtime.
 std::optional<RuntimeResult> run_in(const std::string& runtime, const TempDir& dir, const std::filesystem::path& model,
                                     const torch::Tensor& images) {
-  const auto python = std::filesystem::path(TERVIT_SOURCE_DIR) / ".venv" / "bin" / "python";
+  const auto python = testing::source_dir() / ".venv" / "bin" / "python";
   if (!std::filesystem::exists(python)) {
     testing::skip_test("no .venv in the checkout: bash tools/python_env.sh installs ONNX Runtime and OpenVINO");
     return std::nullopt;
@@ -39,7 +39,7 @@ std::optional<RuntimeResult> run_in(const std::string& runtime, const TempDir& d
   write_file_atomically(input, {{values.data_ptr<float>(), static_cast<size_t>(values.numel()) * sizeof(float)}});
   std::string shape;
   for (const int64_t d : values.sizes()) shape += (shape.empty() ? "" : ",") + std::to_string(d);
-  const auto run = testing::run_command(dir, python.string() + " " + TERVIT_SOURCE_DIR "/tests/onnx_client.py --runtime " + runtime +
+  const auto run = testing::run_command(dir, python.string() + " " + (testing::source_dir() / "tests" / "onnx_client.py").string() + " --runtime " + runtime +
                                                  " --model " + model.string() + " --input " + input.string() + " --shape " + shape +
                                                  " --output " + output.string());
   if (run.exit_code == 77) {
@@ -112,7 +112,7 @@ TEST_CASE("onnx export: the float graph gives the model's logits in ONNX Runtime
   }
 }
 
-TEST_CASE("onnx export: full-size deit_small and swin_small float graphs in ONNX Runtime", "[deploy][onnx]") {
+TEST_CASE("onnx export: full-size deit_small and swin_small float graphs in ONNX Runtime", "[deploy][onnx][slow]") {
   TempDir dir;
   for (const auto* name : {"deit_small_patch16_224", "swin_small_patch4_window7_224"}) {
     INFO(name);
@@ -189,14 +189,14 @@ TEST_CASE("onnx export: the runtimes reject a corrupted export", "[deploy][onnx]
   auto garbage = bytes;
   std::fill(garbage.begin(), garbage.begin() + 64, uint8_t{0xff});
   testing::write_bytes(overwritten, garbage);
-  const auto python = std::filesystem::path(TERVIT_SOURCE_DIR) / ".venv" / "bin" / "python";
+  const auto python = testing::source_dir() / ".venv" / "bin" / "python";
   if (!std::filesystem::exists(python)) return testing::skip_test("no .venv in the checkout: bash tools/python_env.sh");
   const auto images = images_for(*fixture.model, 1, 5);
   write_file_atomically(dir / "images.f32", {{images.data_ptr<float>(), static_cast<size_t>(images.numel()) * sizeof(float)}});
   for (const auto* runtime : {"onnxruntime", "openvino"}) {
     for (const auto& model : {truncated, overwritten}) {
       INFO(runtime << " " << model);
-      const auto run = testing::run_command(dir, python.string() + " " TERVIT_SOURCE_DIR "/tests/onnx_client.py --runtime " + runtime +
+      const auto run = testing::run_command(dir, python.string() + " " + (testing::source_dir() / "tests" / "onnx_client.py").string() + " --runtime " + runtime +
                                                      " --model " + model.string() + " --input " + (dir / "images.f32").string() +
                                                      " --shape 1,3," + std::to_string(fixture.model->img_size()) + "," +
                                                      std::to_string(fixture.model->img_size()) + " --output " + (dir / "out.f32").string());

@@ -81,7 +81,7 @@ TEST_CASE("Ternary fixture models compute what the plain formula gives on the sa
   CHECK(relative_error(quantized->forward(input), fixture_model(name)->forward(input)) > 1e-2);  // it did quantize
 }
 
-TEST_CASE("Model sizes follow the paper's accounting for the six named variants", "[quant]") {
+TEST_CASE("Model sizes follow the paper's accounting for the six named variants", "[quant][slow]") {
   const std::vector<std::string> names{"deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224",
                                        "swin_tiny_patch4_window7_224", "swin_small_patch4_window7_224", "swin_base_patch4_window7_224"};
   std::map<std::string, double> megabytes;

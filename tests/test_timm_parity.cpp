@@ -16,7 +16,7 @@ TEST_CASE("A training step's logits and gradients equal timm 1.0's, full precisi
   const auto name = GENERATE(as<std::string>{}, "deit_mini", "swin_mini");
   const auto weights = GENERATE(as<std::string>{}, "fp", "ternary");
   CAPTURE(name, weights);
-  const auto reference = read_safetensors(std::filesystem::path(TERVIT_SOURCE_DIR) / "tests" / "fixtures" / "timm1" /
+  const auto reference = read_safetensors(testing::source_dir() / "tests" / "fixtures" / "timm1" /
                                           (name + "." + weights + ".safetensors"));
   REQUIRE(reference.metadata.at("timm") == "1.0.31");
   const auto& expected = reference.tensors;

@@ -24,7 +24,7 @@ std::string stage(const std::string& keys) { return "--set 'stages=[{name: s, " 
 
 }  // namespace
 
-TEST_CASE("Malformed configs exit with code 2, name the key and write nothing", "[cli][train][config]") {
+TEST_CASE("Malformed configs exit with code 2, name the key and write nothing", "[cli][train][config][slow]") {
   TempDir dir;
   const auto config = tervit::testing::write_train_config(dir);
   const auto a_file = dir / "a_file.txt";

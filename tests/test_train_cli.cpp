@@ -83,7 +83,7 @@ TEST_CASE("tervit-train runs the stages, keeps checkpoints and tervit-eval score
   }
 }
 
-TEST_CASE("A run killed at any moment and resumed gives the uninterrupted run's losses and weights", "[cli][train]") {
+TEST_CASE("A run killed at any moment and resumed gives the uninterrupted run's losses and weights", "[cli][train][slow]") {
   TempDir dir;
   const auto config = write_train_config(dir);
   const auto reference = dir / "reference";
@@ -150,7 +150,7 @@ TEST_CASE("SIGINT finishes the step, writes a checkpoint and exits cleanly", "[c
   CHECK(final_checkpoint(out).filename() == "step-000000020");
 }
 
-TEST_CASE("tervit-train rejects bad input with exit code 2, naming it, writing nothing", "[cli][train]") {
+TEST_CASE("tervit-train rejects bad input with exit code 2, naming it, writing nothing", "[cli][train][slow]") {
   TempDir dir;
   const auto config = write_train_config(dir);
   const auto out = dir / "out";

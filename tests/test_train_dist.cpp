@@ -87,7 +87,7 @@ TEST_CASE("Two data-parallel processes of batch B (or of two accumulated B/2) tr
     INFO(name);
     const auto parallel = dir / name;
     // tools/launch.sh starts the two ranks as torchrun would.
-    const auto two = tervit::testing::run_command(dir, "bash " + std::string(TERVIT_SOURCE_DIR) + "/tools/launch.sh --nproc 2 -- " +
+    const auto two = tervit::testing::run_command(dir, "bash " + (tervit::testing::source_dir() / "tools" / "launch.sh").string() + " --nproc 2 -- " +
                                                            executable("tervit-train") + " --config " + write_config(dir, 32, 1) +
                                                            " --output " + parallel.string() + " " + args);
     INFO(two.err);
@@ -121,7 +121,7 @@ TEST_CASE("Two data-parallel processes of batch B (or of two accumulated B/2) tr
   }
 }
 
-TEST_CASE("A rank that dies, hangs or never starts makes the others stop with an error within the timeout", "[cli][train][dist]") {
+TEST_CASE("A rank that dies, hangs or never starts makes the others stop with an error within the timeout", "[cli][train][dist][slow]") {
   if (gloo_missing()) return;
   TempDir dir;
   const auto config = write_config(dir, 16, 200) + " --set runtime.dist_timeout_s=5";
