@@ -7,10 +7,16 @@
 #   bash tools/python_env.sh --torch    also torch 2.15.0 (its wheel carries a CUDA LibTorch 2.x: headers,
 #                                       CMake package, libraries; some 5 GB with NVIDIA's) and timm 1.0.31:
 #                                       tools/test_torch2.sh, the timm peers and references
+#   bash tools/python_env.sh --libtorch only torch 2.15.0: the LibTorch that docker/Dockerfile builds against
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(onnxruntime==1.31.1 openvino==2026.4.1)
-[ "${1:-}" = "--torch" ] && packages+=(torch==2.15.0 timm==1.0.31)
+peers=(onnxruntime==1.31.1 openvino==2026.4.1)
+torch=torch==2.15.0
+case "${1:-}" in
+  --torch) packages=("${peers[@]}" "$torch" timm==1.0.31) ;;
+  --libtorch) packages=("$torch") ;;
+  *) packages=("${peers[@]}") ;;
+esac
 [ -x .venv/bin/python ] || python3 -m venv .venv
 missing=()
 for p in "${packages[@]}"; do
