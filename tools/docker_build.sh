@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds docker/Dockerfile into the image tervit:<commit> (also tagged tervit:latest) and writes it as an
-# archive that `docker load`, `podman load` and enroot import, then checks it from inside
+# Builds docker/Dockerfile into the image tervit:<commit> (also tagged tervit:latest) and writes it as a
+# docker-archive (the format every `docker load` and `podman load` reads), then checks it from inside
 # (docker/image_selftest.sh). Without a Docker daemon it builds with podman, and where podman cannot start
 # containers (as on machines without cgroups v2) with buildah in chroot isolation. When the base image is
 # not at hand it is made: a minimal Debian 12 from debootstrap, imported as localhost/debian12-base:bookworm.
@@ -88,8 +88,8 @@ start=$(seconds)
 rm -f "$archive"
 case "$tool" in
   docker) docker save -o "$archive" "$image" ;;
-  podman) podman save --format oci-archive -o "$archive" "$image" ;;
-  buildah) buildah push -q "$image" "oci-archive:$archive:$image" ;;
+  podman) podman save --format docker-archive -o "$archive" "$image" ;;
+  buildah) buildah push -q "$image" "docker-archive:$archive:$image" ;;
 esac
 archive_seconds=$(( $(seconds) - start ))
 case "$tool" in
