@@ -27,14 +27,11 @@ cp configs/*.yaml "$dest/configs/"
 
 find "$site/torch/lib" -maxdepth 1 -name '*.so*' ! -name 'libtorch_python.so' ! -name 'libshm.so' \
   -exec cp -a {} "$dest/lib/torch/lib/" \;
+# Regular files only: wheels hold no symbolic links, so the links in there are the development names that
+# pypi_cuda_toolkit.sh added.
 (cd "$site" && find nvidia -path '*/lib/*' -name '*.so*' ! -path '*/stubs/*' -type f) | while read -r library; do
   mkdir -p "$dest/lib/$(dirname "$library")"
   cp -a "$site/$library" "$dest/lib/$library"
-done
-# The versioned names that the libraries ask for (libcudart.so.13 -> libcudart.so.13.2.86 where a wheel
-# ships such links); the unversioned development links are left behind.
-(cd "$site" && find nvidia -path '*/lib/*' -name '*.so.*' ! -path '*/stubs/*' -type l) | while read -r link; do
-  cp -a "$site/$link" "$dest/lib/$link"
 done
 
 # Debian packages of the loaded libraries that are neither torch's nor NVIDIA's.
