@@ -1,6 +1,6 @@
 #pragma once
 // The kernels behind float_ops.h, each a plain reference and an AVX2 + FMA version of the same signature
-// (as the packed kernels), chosen at run time by what the CPU has.
+// (as the packed kernels), attention an AVX-512 one too, chosen at run time by what the CPU has.
 #include <cstdint>
 
 #include "tervit/kernels/float_ops.h"
@@ -28,6 +28,7 @@ void softmax_avx2(float* scores, int64_t count);
 // attention_head (float_ops.h).
 void attention_head_reference(const AttentionHead& head, float* out, int64_t out_stride);
 void attention_head_avx2(const AttentionHead& head, float* out, int64_t out_stride);
+void attention_head_avx512(const AttentionHead& head, float* out, int64_t out_stride);
 
 // 1 / √(2π), the standard normal density at 0.
 constexpr float kInvSqrt2Pi = 0.398942280f;

@@ -107,7 +107,8 @@ void add(const float* x, int64_t count, float* y) {
 }
 
 void attention_head(const AttentionHead& head, float* out, int64_t out_stride) {
-  (cpu_has_avx2() ? attention_head_avx2 : attention_head_reference)(head, out, out_stride);
+  static const auto kernel = cpu_has_avx512() ? attention_head_avx512 : cpu_has_avx2() ? attention_head_avx2 : attention_head_reference;
+  kernel(head, out, out_stride);
 }
 
 void dense_linear(const float* x, int64_t tokens, int64_t cols, const float* weight_t, int64_t rows, const float* bias,

@@ -358,8 +358,7 @@ TERVIT_AVX512_VNNI void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, co
 }
 
 bool cpu_has_avx512_vnni() {
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
 }
 
 #else  // no x86: neither is selected (cpu_has_avx512_vnni() is false)

@@ -2,7 +2,7 @@
 // The float operations of a ViT forward pass without LibTorch, on row-major float32 buffers: what the
 // LibTorch-free runtime runs between its matrix products. Each follows the LibTorch operation the models
 // use (LayerNorm, erf GELU, softmax, scaled dot-product attention) up to float reassociation; GELU and
-// attention run AVX2 + FMA kernels where the CPU has them (float_kernels.h).
+// attention run AVX2 + FMA kernels where the CPU has them, attention AVX-512 where it has that (float_kernels.h).
 #include <cstdint>
 
 namespace tervit::kernels {

@@ -80,9 +80,10 @@ inline float int8_output(int32_t dot, float alpha, float token_scale, float bias
   return static_cast<float>(dot) * (alpha * token_scale) + bias;
 }
 
-// Whether this CPU runs the AVX2 kernels (AVX2 and FMA), and the AVX-512 VNNI one (AVX-512 F, VL, BW and
-// VNNI besides); the reference kernels run everywhere.
+// Whether this CPU runs the AVX2 kernels (AVX2 and FMA), the AVX-512 float ones (AVX-512 F, VL and BW
+// besides) and the AVX-512 VNNI one (VNNI besides those); the reference kernels run everywhere.
 bool cpu_has_avx2();
+bool cpu_has_avx512();
 bool cpu_has_avx512_vnni();
 ExactKernel best_exact_kernel();
 Int8Kernel best_int8_kernel();

@@ -1,0 +1,174 @@
+// AVX-512 attention (float_kernels.h), fused per block of 8 queries: their scores against every key, the
+// softmax, then their outputs, so that only 8 rows of scores exist at a time and stay in L1. Register
+// tiles of 8 queries x 32 keys (scores) and 8 queries x 32 channels (outputs) keep 16 accumulators over
+// the whole inner sum, for 2 vector loads and 8 broadcasts per 16 FMAs. Only K is copied (transposed);
+// V is read in place, with masked loads where a head's width is not a multiple of 16.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "src/kernels/float_kernels.h"
+#include "tervit/kernels/ternary_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define TERVIT_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+
+namespace tervit::kernels {
+
+namespace {
+
+constexpr int64_t kQueryBlock = 8;
+constexpr int64_t kLanes = 16;
+
+int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// The lanes of a vector that starts at `begin` of `count` values.
+TERVIT_AVX512 inline __mmask16 lanes_from(int64_t begin, int64_t count) {
+  const int64_t left = count - begin;
+  return left >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<int64_t>(left, 0)) - 1);
+}
+
+// e^x for x <= 0, as exp_nonpositive of the AVX2 kernels: 2^n · e^r, |r| <= ln2/2, degree-6 polynomial.
+TERVIT_AVX512 inline __m512 exp_nonpositive(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  for (const float c : {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+  const __m512i exponent = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
+}
+
+// One row of scores: bias (a row of `count`, or null) and Swin's mask (region labels of the keys and the
+// query's own, or null) added, then the softmax, in place. The row holds `count` rounded up to 16: every pass
+// loads and stores whole vectors (a masked store forwards nothing to the next pass's load, which stalled),
+// and the lanes past `count` end at 0.
+TERVIT_AVX512 void softmax_row(float* row, int64_t count, const float* bias, const int* region, int own_region) {
+  const __m512 masked_score = _mm512_set1_ps(kMaskedScore);
+  __m512 max16 = _mm512_set1_ps(-INFINITY);
+  for (int64_t j = 0; j < count; j += kLanes) {
+    const __mmask16 lanes = lanes_from(j, count);
+    __m512 scores = _mm512_loadu_ps(row + j);
+    if (bias != nullptr) scores = _mm512_add_ps(scores, _mm512_maskz_loadu_ps(lanes, bias + j));
+    if (region != nullptr) {
+      const __mmask16 other = _mm512_mask_cmpneq_epi32_mask(lanes, _mm512_maskz_loadu_epi32(lanes, region + j), _mm512_set1_epi32(own_region));
+      scores = _mm512_mask_add_ps(scores, other, scores, masked_score);
+    }
+    scores = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), lanes, scores);
+    _mm512_storeu_ps(row + j, scores);
+    max16 = _mm512_max_ps(max16, scores);
+  }
+  const __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(max16));
+  __m512 sum16 = _mm512_setzero_ps();
+  for (int64_t j = 0; j < count; j += kLanes) {
+    const __m512 e = _mm512_maskz_mov_ps(lanes_from(j, count), exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift)));
+    _mm512_storeu_ps(row + j, e);
+    sum16 = _mm512_add_ps(sum16, e);
+  }
+  const __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum16));
+  for (int64_t j = 0; j < count; j += kLanes) _mm512_storeu_ps(row + j, _mm512_mul_ps(_mm512_loadu_ps(row + j), inverse));
+}
+
+// c[i][16v .. 16v+16) = Σ_t a[i][t] · b[t][16v .. 16v+16) for the 8 rows of a (a_stride apart) and `depth`
+// rows of b (b_stride apart), over 1 or 2 vectors of columns; only the lanes in the two masks are read from b and
+// stored to c, all 8 rows of it. The sums are one flat array under fully unrolled loops: as a nested array,
+// or with a condition on the stores, GCC 12 at -O3 kept them in memory and wrote all 16 back on every step,
+// which halved the speed.
+template <int Vectors>
+TERVIT_AVX512 inline void multiply_block(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t depth,
+                                         __mmask16 first_lanes, __mmask16 second_lanes, float* c, int64_t c_stride) {
+  __m512 acc[kQueryBlock * Vectors];
+#pragma GCC unroll 16
+  for (int k = 0; k < kQueryBlock * Vectors; ++k) acc[k] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < depth; ++t) {
+    const __m512 row0 = _mm512_maskz_loadu_ps(first_lanes, b + t * b_stride);
+    const __m512 row1 = Vectors == 2 ? _mm512_maskz_loadu_ps(second_lanes, b + t * b_stride + kLanes) : row0;
+#pragma GCC unroll 8
+    for (int i = 0; i < kQueryBlock; ++i) {
+      const __m512 weight = _mm512_set1_ps(a[i * a_stride + t]);
+      acc[i * Vectors] = _mm512_fmadd_ps(weight, row0, acc[i * Vectors]);
+      if (Vectors == 2) acc[i * Vectors + 1] = _mm512_fmadd_ps(weight, row1, acc[i * Vectors + 1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kQueryBlock; ++i) {
+    _mm512_mask_storeu_ps(c + i * c_stride, first_lanes, acc[i * Vectors]);
+    if (Vectors == 2) _mm512_mask_storeu_ps(c + i * c_stride + kLanes, second_lanes, acc[i * Vectors + 1]);
+  }
+}
+
+// c[i][0 .. count) = a · b for 8 rows, 32 columns at a time, then 16.
+TERVIT_AVX512 void multiply_rows(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t depth, int64_t count,
+                                 float* c, int64_t c_stride) {
+  int64_t c0 = 0;
+  for (; c0 + kLanes < count; c0 += 2 * kLanes)
+    multiply_block<2>(a, a_stride, b + c0, b_stride, depth, lanes_from(c0, count), lanes_from(c0 + kLanes, count), c + c0, c_stride);
+  if (c0 < count) multiply_block<1>(a, a_stride, b + c0, b_stride, depth, lanes_from(c0, count), 0, c + c0, c_stride);
+}
+
+}  // namespace
+
+TERVIT_AVX512 void attention_head_avx512(const AttentionHead& head, float* out, int64_t out_stride) {
+  const int64_t n = head.tokens, d = head.head_dim, key_cols = round_up(n, kLanes);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  // K transposed (d x key_cols), one block's scaled queries (8 x d), its scores (8 x key_cols) and, for the
+  // last block when it has fewer than 8 rows, its outputs (8 x d). Query rows past the last token are zero,
+  // so their scores are zero and the 8-row products read only finite values; nothing else is zero-filled.
+  thread_local std::vector<float> buffer;
+  buffer.resize(static_cast<size_t>(d * key_cols + 2 * kQueryBlock * d + kQueryBlock * key_cols));
+  float* keys_t = buffer.data();
+  float* queries = keys_t + d * key_cols;
+  float* scores = queries + kQueryBlock * d;
+  float* last_outputs = scores + kQueryBlock * key_cols;
+  // K's columns gathered 16 keys at a time (a scalar transposition took a quarter of a Swin window's time),
+  // the columns past the last key zero.
+  const __m512i key_offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                 _mm512_set1_epi32(static_cast<int>(head.stride)));
+  for (int64_t j0 = 0; j0 < n; j0 += kLanes) {
+    const __mmask16 keys = lanes_from(j0, n);
+    const float* column = head.k + j0 * head.stride;
+    for (int64_t c = 0; c < d; ++c)
+      _mm512_storeu_ps(keys_t + c * key_cols + j0, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), keys, key_offsets, column + c, 4));
+  }
+  const __m512 scale16 = _mm512_set1_ps(scale);
+  for (int64_t i0 = 0; i0 < n; i0 += kQueryBlock) {
+    const int64_t rows = std::min(kQueryBlock, n - i0);
+    for (int64_t i = 0; i < kQueryBlock; ++i)
+      for (int64_t c = 0; c < d; c += kLanes) {
+        const __mmask16 lanes = i < rows ? lanes_from(c, d) : 0;  // (q · scale) · k, as the models
+        _mm512_mask_storeu_ps(queries + i * d + c, lanes_from(c, d),
+                              _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, head.q + (i0 + i) * head.stride + c), scale16));
+      }
+    // Whole vectors of keys (K's padding columns are zero): unmasked stores, which the softmax's loads can
+    // forward from.
+    multiply_rows(queries, d, keys_t, key_cols, d, key_cols, scores, key_cols);
+    for (int64_t i = 0; i < rows; ++i)
+      softmax_row(scores + i * key_cols, n, head.bias != nullptr ? head.bias + (i0 + i) * n : nullptr, head.region,
+                  head.region != nullptr ? head.region[i0 + i] : 0);
+    if (rows == kQueryBlock) {
+      multiply_rows(scores, key_cols, head.v, head.stride, n, d, out + i0 * out_stride, out_stride);
+    } else {
+      multiply_rows(scores, key_cols, head.v, head.stride, n, d, last_outputs, d);
+      for (int64_t i = 0; i < rows; ++i) std::copy(last_outputs + i * d, last_outputs + (i + 1) * d, out + (i0 + i) * out_stride);
+    }
+  }
+}
+
+bool cpu_has_avx512() {
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512bw");
+}
+
+}  // namespace tervit::kernels
+
+#else  // no x86: never chosen (cpu_has_avx512() is false), but the names must link
+
+namespace tervit::kernels {
+void attention_head_avx512(const AttentionHead& head, float* out, int64_t out_stride) { attention_head_reference(head, out, out_stride); }
+bool cpu_has_avx512() { return false; }
+}  // namespace tervit::kernels
+
+#endif
