@@ -1,7 +1,8 @@
 // Packed ternary inference against LibTorch fp32 on the same CPU and threads.
 //   build/bench_packed gemm --models deit_small_patch16_224,swin_small_patch4_window7_224 --threads 1,2
 //     every distinct matrix product of the models at batch 1 (tokens x in x out): fp32 torch::linear,
-//     packed exact and packed int8, in ms per call
+//     packed exact and packed int8, in ms per call; the int8 path's multiply-adds per second as a share of
+//     this CPU's vpdpbusd peak (measured first), per shape and over each model's products
 //   build/bench_packed pack --model NAME --out FILE [--bits 2]
 //     a packed file of the model with random-init weights, every matrix ternary
 //   build/bench_packed model --mode fp|exact|int8 --model NAME [--packed FILE] --batch 1,32 --threads 1,2
@@ -10,6 +11,12 @@
 
 #include <chrono>
 #include <cstdio>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <functional>
 #include <limits>
 #include <map>
@@ -93,15 +100,63 @@ kernels::PackedTernaryMatrix random_matrix(int64_t rows, int64_t cols) {
   return matrix;
 }
 
+#if defined(__x86_64__)
+// 64 u8 x s8 multiply-adds per vpdpbusd; twelve independent sums cover its latency. Each sum has its own
+// operand: with equal ones, GCC merges the twelve chains into one.
+__attribute__((target("avx512f,avx512vnni"))) int64_t vpdpbusd_multiply_adds(int64_t steps) {
+  constexpr int kChains = 12;
+  const __m512i a = _mm512_set1_epi8(3);
+  __m512i b[kChains], sum[kChains];
+  for (int k = 0; k < kChains; ++k) b[k] = _mm512_set1_epi8(static_cast<char>(-1 - k)), sum[k] = _mm512_setzero_si512();
+  for (int64_t i = 0; i < steps; ++i)
+#pragma GCC unroll 12
+    for (int k = 0; k < kChains; ++k) sum[k] = _mm512_dpbusd_epi32(sum[k], a, b[k]);
+  __m512i total = sum[0];
+  for (int k = 1; k < kChains; ++k) total = _mm512_add_epi32(total, sum[k]);
+  // The sums are used, so that the loop is not dropped: lane 0 holds -12 · (1 + ... + 12) · steps modulo
+  // 2^32, which is not 0 for the steps vpdpbusd_peak takes.
+  return _mm512_cvtsi512_si32(total) == 0 ? 0 : kChains * 64 * steps;
+}
+#endif
+
+// This CPU's vpdpbusd multiply-adds per second on `threads` threads together (the fastest of 5 rounds of
+// about 0.07 s: in rounds of a few milliseconds, waking the second thread cost up to half), or 0 where it
+// has no AVX-512 VNNI.
+double vpdpbusd_peak(int threads) {
+#if defined(__x86_64__)
+  if (!kernels::cpu_has_avx512_vnni()) return 0;
+  constexpr int64_t kSteps = 20'000'000;
+  double best = 0;
+  for (int round = 0; round < 5; ++round) {
+    const auto start = std::chrono::steady_clock::now();
+    int64_t total = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+#endif
+    total += vpdpbusd_multiply_adds(kSteps);
+    best = std::max(best, total / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+#else
+  return 0;
+#endif
+}
+
 // A matrix product takes well under a millisecond: several rounds cost little and steady the figures.
 constexpr int kGemmRounds = 5;
 
 int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& threads, double min_seconds) {
   // "int8 ms" runs the layer (the best int8 kernel); "avx2 ms" the AVX2 int8 kernel alone on the same
   // quantized tokens, for CPUs where AVX-512 VNNI is the best.
-  std::printf("%-30s %6s %6s %6s %5s %8s | %10s %10s %10s %10s | %7s %7s\n", "model", "tokens", "in", "out", "count",
-              "threads", "fp32 ms", "exact ms", "int8 ms", "avx2 ms", "exact x", "int8 x");
+  std::map<int, double> peak;
+  for (const int t : threads) {
+    peak[t] = vpdpbusd_peak(t);
+    std::printf("vpdpbusd peak, %d thread(s): %.1f G multiply-adds/s\n", t, peak[t] / 1e9);
+  }
+  std::printf("%-30s %6s %6s %6s %5s %8s | %10s %10s %10s %10s | %7s %7s | %6s\n", "model", "tokens", "in", "out", "count",
+              "threads", "fp32 ms", "exact ms", "int8 ms", "avx2 ms", "exact x", "int8 x", "peak %");
   for (const auto& name : names) {
+    std::map<int, double> model_seconds, model_multiply_adds;
     for (const auto& [shape, count] : matrix_shapes(name)) {
       const auto [tokens, in, out] = shape;
       const auto x = torch::randn({tokens, in});
@@ -122,11 +177,19 @@ int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& th
              }},
             min_seconds, 3, kGemmRounds);
         const double fp = seconds[0], ex = seconds[1], i8 = seconds[2], avx2 = seconds[3];
-        std::printf("%-30s %6ld %6ld %6ld %5d %8d | %10.3f %10.3f %10.3f %10.3f | %7.2f %7.2f\n", name.c_str(), long(tokens),
-                    long(in), long(out), count, t, fp * 1e3, ex * 1e3, i8 * 1e3, avx2 * 1e3, fp / ex, fp / i8);
+        const double multiply_adds = static_cast<double>(tokens) * in * out;
+        model_seconds[t] += count * i8;
+        model_multiply_adds[t] += count * multiply_adds;
+        std::printf("%-30s %6ld %6ld %6ld %5d %8d | %10.3f %10.3f %10.3f %10.3f | %7.2f %7.2f | %6.1f\n", name.c_str(), long(tokens),
+                    long(in), long(out), count, t, fp * 1e3, ex * 1e3, i8 * 1e3, avx2 * 1e3, fp / ex, fp / i8,
+                    peak[t] > 0 ? 100 * multiply_adds / i8 / peak[t] : 0.0);
         std::fflush(stdout);
       }
     }
+    for (const int t : threads)
+      std::printf("%s, %d thread(s): int8 products %.2f ms per image, %.1f G multiply-adds/s, %.1f%% of the vpdpbusd peak\n",
+                  name.c_str(), t, model_seconds[t] * 1e3, model_multiply_adds[t] / model_seconds[t] / 1e9,
+                  peak[t] > 0 ? 100 * model_multiply_adds[t] / model_seconds[t] / peak[t] : 0.0);
   }
   return kExitOk;
 }
