@@ -3,6 +3,9 @@
 //     every distinct matrix product of the models at batch 1 (tokens x in x out): fp32 torch::linear,
 //     packed exact and packed int8, in ms per call; the int8 path's multiply-adds per second as a share of
 //     this CPU's vpdpbusd peak (measured first), per shape and over each model's products
+//   build/bench_packed attention [--seconds 1]
+//     one head of the runtime's attention at the models' shapes (deit_small: 197 tokens x 64; a Swin window
+//     with its bias and mask: 49 x 32), each kernel (reference, AVX2, AVX-512), in µs per call and GFLOP/s
 //   build/bench_packed pack --model NAME --out FILE [--bits 2]
 //     a packed file of the model with random-init weights, every matrix ternary
 //   build/bench_packed model --mode fp|exact|int8 --model NAME [--packed FILE] --batch 1,32 --threads 1,2
@@ -30,6 +33,7 @@
 #include "tervit/libtorch/process.h"
 #include "tervit/core/thread_budget.h"
 #include "tervit/deploy/packed_model.h"
+#include "src/kernels/float_kernels.h"
 #include "tervit/kernels/ternary_kernels.h"
 #include "tervit/quant/quant_layers.h"
 
@@ -194,6 +198,41 @@ int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& th
   return kExitOk;
 }
 
+// The fastest of this many alternating rounds: one head takes microseconds, and this machine is shared.
+constexpr int kAttentionRounds = 30;
+
+int bench_attention(double min_seconds) {
+  struct HeadShape {
+    const char* name;
+    int64_t tokens, head_dim;
+    bool swin_masks;
+  };
+  std::vector<std::pair<const char*, void (*)(const kernels::AttentionHead&, float*, int64_t)>> kernels_here{
+      {"reference", kernels::attention_head_reference}};
+  if (kernels::cpu_has_avx2()) kernels_here.emplace_back("avx2", kernels::attention_head_avx2);
+  if (kernels::cpu_has_avx512()) kernels_here.emplace_back("avx512", kernels::attention_head_avx512);
+  std::printf("%-24s %6s %8s | %-9s %10s %8s\n", "shape", "tokens", "head dim", "kernel", "us/call", "GFLOP/s");
+  for (const HeadShape shape : {HeadShape{"deit_small head", 197, 64, false}, HeadShape{"swin window head", 49, 32, true}}) {
+    // A qkv buffer of 6 heads, read in place as the runtime does.
+    const int64_t stride = 3 * 6 * shape.head_dim;
+    const auto qkv = torch::randn({shape.tokens, stride});
+    const auto bias = torch::randn({shape.tokens, shape.tokens});
+    const auto region = torch::randint(0, 4, {shape.tokens}, torch::kInt32);
+    kernels::AttentionHead head{qkv.data_ptr<float>(), qkv.data_ptr<float>() + shape.head_dim,
+                                qkv.data_ptr<float>() + 2 * shape.head_dim, stride, shape.tokens, shape.head_dim};
+    if (shape.swin_masks) head.bias = bias.data_ptr<float>(), head.region = region.data_ptr<int>();
+    std::vector<float> out(static_cast<size_t>(shape.tokens * stride));
+    std::vector<std::function<void()>> bodies;
+    for (const auto& [name, kernel] : kernels_here) bodies.emplace_back([&, kernel = kernel] { kernel(head, out.data(), stride); });
+    const auto seconds = seconds_per_call(bodies, min_seconds, 3, kAttentionRounds);
+    const double flops = 4.0 * shape.tokens * shape.tokens * shape.head_dim;  // two products of 2·n²·d
+    for (size_t k = 0; k < kernels_here.size(); ++k)
+      std::printf("%-24s %6ld %8ld | %-9s %10.2f %8.1f\n", shape.name, long(shape.tokens), long(shape.head_dim),
+                  kernels_here[k].first, seconds[k] * 1e6, flops / seconds[k] / 1e9);
+  }
+  return kExitOk;
+}
+
 int bench_pack(const std::string& name, const std::string& out, const std::string& bits) {
   const auto architecture = models::model_architecture(name);
   auto model = models::create_model(architecture);
@@ -257,6 +296,8 @@ int main(int argc, char** argv) {
   double min_seconds = 1.0;
   auto* gemm = app.add_subcommand("gemm", "every matrix product shape of the models");
   gemm->add_option("--models", names, "model names")->delimiter(',')->capture_default_str();
+  auto* attention = app.add_subcommand("attention", "the runtime's attention kernels on one head of each model");
+  attention->add_option("--seconds", min_seconds, "minimum measured time per kernel, over all rounds")->capture_default_str();
   auto* pack = app.add_subcommand("pack", "write a random-init packed model");
   pack->add_option("--out", out, "packed file")->required();
   pack->add_option("--bits", bits, "2 or 1.6")->capture_default_str();
@@ -275,6 +316,7 @@ int main(int argc, char** argv) {
                  kernels::cpu_has_avx512_vnni() ? "AVX-512 VNNI" : kernels::cpu_has_avx2() ? "AVX2" : "reference");
     if (gemm->parsed()) return bench_gemm(names, threads, min_seconds);
     if (pack->parsed()) return bench_pack(name, out, bits);
+    if (attention->parsed()) return bench_attention(min_seconds);
     return bench_model(mode, name, packed, batches, threads, min_seconds);
   });
 }
