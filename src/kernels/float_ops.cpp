@@ -103,7 +103,10 @@ void gelu_backward(const float* x, const float* grad, int64_t count, float* grad
 }
 
 void add(const float* x, int64_t count, float* y) {
-  for (int64_t i = 0; i < count; ++i) y[i] += x[i];
+  // Threaded: a residual sum of a whole image's tokens, run on one thread, kept the others waiting.
+  parallel_chunks(count, 16384, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) y[i] += x[i];
+  });
 }
 
 void attention_head(const AttentionHead& head, float* out, int64_t out_stride) {

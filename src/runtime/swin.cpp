@@ -9,6 +9,7 @@
 #include "src/runtime/transformer_parts.h"
 #include "tervit/core/error.h"
 #include "tervit/kernels/float_ops.h"
+#include "tervit/kernels/parallel_chunks.h"
 
 namespace tervit::runtime {
 
@@ -170,14 +171,23 @@ class Swin : public Network {
     windows.resize(x.size());
     qkv.resize(static_cast<size_t>(tokens * 3 * dim));
     block.norm1.forward(x.data(), tokens, normed.data());
-    for (int64_t t = 0; t < tokens; ++t) {
-      const float* from = normed.data() + block.window_order[t] * dim;
-      std::copy(from, from + dim, windows.data() + t * dim);
-    }
+    // The gather into window order and the residual sum back are threaded: on one thread they kept the
+    // others waiting (window_order is a permutation, so no two tokens write the same row).
+    // Each thread has its own thread_local buffers: the loops below reach the caller's through pointers.
+    float* const normed_rows = normed.data();
+    float* const window_rows = windows.data();
+    kernels::parallel_chunks(tokens, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const float* from = normed_rows + block.window_order[t] * dim;
+        std::copy(from, from + dim, window_rows + t * dim);
+      }
+    });
     block.qkv.forward(windows.data(), tokens, qkv.data(), mode_);
     multi_head_attention(qkv.data(), tokens / n, n, stage.heads, dim, block.bias, block.region, normed.data());
     block.proj.forward(normed.data(), tokens, windows.data(), mode_);
-    for (int64_t t = 0; t < tokens; ++t) kernels::add(windows.data() + t * dim, dim, x.data() + block.window_order[t] * dim);
+    kernels::parallel_chunks(tokens, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) kernels::add(window_rows + t * dim, dim, x.data() + block.window_order[t] * dim);
+    });
     block.norm2.forward(x.data(), tokens, normed.data());
     block.mlp.forward(normed.data(), tokens, windows.data(), hidden, mode_);
     kernels::add(windows.data(), tokens * dim, x.data());
