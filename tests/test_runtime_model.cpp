@@ -116,6 +116,19 @@ TEST_CASE("The runtime runs distilled DeiT and a batch of images", "[runtime]") 
   CHECK(relative_error(runtime_logits(runtime, images).slice(0, 1, 2), runtime_logits(runtime, images.slice(0, 1, 2))) == 0);
 }
 
+TEST_CASE("The runtime runs a Swin stage in several passes of windows", "[runtime]") {
+  // 32 x 32 tokens in windows of 16: more tokens than one pass of qkv and attention takes (512), so the
+  // first stage runs in passes, its shifted block with the mask of each pass's windows.
+  torch::manual_seed(4);
+  const auto architecture = models::model_architecture(
+      "swin", YAML::Load("{img_size: 64, patch_size: 2, embed_dim: 16, depths: [2, 2], num_heads: [1, 2], window_size: 4, "
+                         "num_classes: 5}"));
+  auto model = models::create_model(architecture);
+  model->eval();
+  models::apply_quant_spec(*model, ternary());
+  check_runtime_matches(pack(*model, architecture, ternary()), torch::randn({2, 3, 64, 64}));
+}
+
 TEST_CASE("The runtime rejects bad packed files, naming the tensor", "[runtime]") {
   const auto good = packed_fixture("deit_mini", ternary());
   REQUIRE(runtime_error(good).empty());

@@ -46,19 +46,20 @@ class DeiT : public Network {
   void forward(const float* image, float* logits) const override {
     const int64_t dim = a_.embed_dim, patches = grid_ * grid_, tokens = patches + prefix_;
     // Every buffer is written whole before it is read. They are kept from one image to the next: fresh
-    // megabytes on each call cost page faults and zero-fills (3% of a batch-1 forward).
-    thread_local std::vector<float> x, normed, qkv, attended, out, hidden;
+    // megabytes on each call cost page faults and zero-fills (3% of a batch-1 forward). The MLP's hidden
+    // layer reuses qkv's (the two never live at once), so qkv is sized again in each block.
+    thread_local std::vector<float> x, normed, qkv, attended, out;
     for (auto* buffer : {&x, &normed, &attended, &out}) buffer->resize(static_cast<size_t>(tokens * dim));
-    qkv.resize(static_cast<size_t>(tokens * 3 * dim));
     embed(image, x.data());
     for (const auto& block : blocks_) {
       block.norm1.forward(x.data(), tokens, normed.data());
+      qkv.resize(static_cast<size_t>(tokens * 3 * dim));
       block.qkv.forward(normed.data(), tokens, qkv.data(), mode_);
-      multi_head_attention(qkv.data(), 1, tokens, a_.num_heads, dim, {}, {}, attended.data());
+      multi_head_attention(qkv.data(), 1, tokens, a_.num_heads, dim, nullptr, nullptr, attended.data());
       block.proj.forward(attended.data(), tokens, out.data(), mode_);
       kernels::add(out.data(), tokens * dim, x.data());
       block.norm2.forward(x.data(), tokens, normed.data());
-      block.mlp.forward(normed.data(), tokens, out.data(), hidden, mode_);
+      block.mlp.forward(normed.data(), tokens, out.data(), qkv, mode_);
       kernels::add(out.data(), tokens * dim, x.data());
     }
     // Only the prefix tokens reach the head(s).

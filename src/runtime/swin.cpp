@@ -16,6 +16,9 @@ namespace tervit::runtime {
 namespace {
 
 constexpr float kSwinNormEps = 1e-5f;
+// Tokens per pass of qkv and attention, in whole windows: the first stage's qkv for all its tokens took
+// 3.6 MB; passes of about 512 tokens (as the MLP's) take 0.6 MB and still split over the threads by token.
+constexpr int64_t kAttentionTokensPerPass = 512;
 
 struct SwinBlock {
   int64_t window = 0, shift = 0;
@@ -165,11 +168,13 @@ class Swin : public Network {
   void run_block(const SwinStage& stage, const SwinBlock& block, std::vector<float>& x) const {
     const int64_t dim = stage.dim, tokens = stage.resolution * stage.resolution, n = block.window * block.window;
     // Every buffer is written whole before it is read. They are kept from one block and image to the next:
-    // fresh megabytes on each call cost page faults and zero-fills (5% of a batch-1 forward).
-    thread_local std::vector<float> normed, windows, qkv, hidden;
+    // fresh megabytes on each call cost page faults and zero-fills (5% of a batch-1 forward). The MLP's
+    // hidden layer reuses qkv's: the two never live at once.
+    thread_local std::vector<float> normed, windows, qkv;
     normed.resize(x.size());
     windows.resize(x.size());
-    qkv.resize(static_cast<size_t>(tokens * 3 * dim));
+    const int64_t windows_per_pass = std::max<int64_t>(1, kAttentionTokensPerPass / n), window_count = tokens / n;
+    qkv.resize(static_cast<size_t>(std::min(windows_per_pass, window_count) * n * 3 * dim));
     block.norm1.forward(x.data(), tokens, normed.data());
     // The gather into window order and the residual sum back are threaded: on one thread they kept the
     // others waiting (window_order is a permutation, so no two tokens write the same row).
@@ -182,14 +187,18 @@ class Swin : public Network {
         std::copy(from, from + dim, window_rows + t * dim);
       }
     });
-    block.qkv.forward(windows.data(), tokens, qkv.data(), mode_);
-    multi_head_attention(qkv.data(), tokens / n, n, stage.heads, dim, block.bias, block.region, normed.data());
+    for (int64_t first = 0; first < window_count; first += windows_per_pass) {
+      const int64_t count = std::min(windows_per_pass, window_count - first), offset = first * n;
+      block.qkv.forward(window_rows + offset * dim, count * n, qkv.data(), mode_);
+      multi_head_attention(qkv.data(), count, n, stage.heads, dim, block.bias.data(),
+                           block.region.empty() ? nullptr : block.region.data() + offset, normed_rows + offset * dim);
+    }
     block.proj.forward(normed.data(), tokens, windows.data(), mode_);
     kernels::parallel_chunks(tokens, 64, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) kernels::add(window_rows + t * dim, dim, x.data() + block.window_order[t] * dim);
     });
     block.norm2.forward(x.data(), tokens, normed.data());
-    block.mlp.forward(normed.data(), tokens, windows.data(), hidden, mode_);
+    block.mlp.forward(normed.data(), tokens, windows.data(), qkv, mode_);
     kernels::add(windows.data(), tokens * dim, x.data());
   }
 

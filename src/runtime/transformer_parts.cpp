@@ -57,16 +57,16 @@ std::vector<float> unfold_patches(const float* image, int64_t channels, int64_t 
   return unfolded;
 }
 
-void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim,
-                          const std::vector<float>& bias, const std::vector<int>& region, float* out) {
+void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim, const float* bias,
+                          const int* region, float* out) {
   const int64_t head_dim = dim / heads;
   kernels::parallel_chunks(groups * heads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t group = task / heads, h = task % heads;
       const float* rows = qkv + group * tokens * 3 * dim;
       kernels::AttentionHead head{rows + h * head_dim, rows + dim + h * head_dim, rows + 2 * dim + h * head_dim, 3 * dim, tokens, head_dim};
-      if (!bias.empty()) head.bias = bias.data() + h * tokens * tokens;
-      if (!region.empty()) head.region = region.data() + group * tokens;
+      if (bias != nullptr) head.bias = bias + h * tokens * tokens;
+      if (region != nullptr) head.region = region + group * tokens;
       kernels::attention_head(head, out + group * tokens * dim + h * head_dim, dim);
     }
   });

@@ -32,8 +32,8 @@ std::vector<float> unfold_patches(const float* image, int64_t channels, int64_t 
 
 // Attention of every head of every group of `tokens` tokens (a DeiT image, a Swin window) over a qkv buffer
 // of groups x tokens rows of [q | k | v] (each dim = heads x head_dim wide), into out (groups x tokens x dim).
-// bias: per head, tokens x tokens (or empty); region: per group, tokens labels (or empty): see AttentionHead.
-void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim,
-                          const std::vector<float>& bias, const std::vector<int>& region, float* out);
+// bias: per head, tokens x tokens (or null); region: per group, tokens labels (or null): see AttentionHead.
+void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim, const float* bias,
+                          const int* region, float* out);
 
 }  // namespace tervit::runtime
