@@ -6,11 +6,10 @@
 #include <vector>
 
 #include "src/kernels/float_kernels.h"
+#include "src/kernels/x86_simd.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-
-#define TERVIT_AVX2 __attribute__((target("avx2,fma")))
 
 namespace tervit::kernels {
 
@@ -20,19 +19,6 @@ constexpr int64_t kQueryTile = 4;
 constexpr int64_t kColumnTile = 16;  // two vectors of 8
 
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
-
-// e^x for x <= 0: 2^n · e^r with |r| <= ln2/2 and a degree-6 polynomial (relative error about 2e-7). Below
-// -87 it returns about 1e-38 rather than 0, which no softmax sum notices.
-TERVIT_AVX2 inline __m256 exp_nonpositive(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720);
-  for (const float c : {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
-  const __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
-}
 
 TERVIT_AVX2 inline float horizontal_max(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -74,7 +60,7 @@ TERVIT_AVX2 inline void normal_cdf(__m256 v, __m256& cdf, __m256& gaussian) {
   __m256 poly = _mm256_set1_ps(1.061405429f);
   for (const float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f}) poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(c));
   poly = _mm256_mul_ps(poly, t);
-  gaussian = exp_nonpositive(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z));
+  gaussian = x86::exp_nonpositive(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z));
   const __m256 erf_abs = _mm256_fnmadd_ps(poly, gaussian, one);
   const __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(sign_bit, scaled));
   cdf = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(one, erf));
@@ -138,7 +124,7 @@ TERVIT_AVX2 void softmax_avx2(float* scores, int64_t count) {
   const __m256 shift = _mm256_set1_ps(max);
   __m256 sum8 = _mm256_setzero_ps();
   for (j = 0; j + 8 <= count; j += 8) {
-    const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(scores + j), shift));
+    const __m256 e = x86::exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(scores + j), shift));
     _mm256_storeu_ps(scores + j, e);
     sum8 = _mm256_add_ps(sum8, e);
   }

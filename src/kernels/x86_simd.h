@@ -1,5 +1,5 @@
 #pragma once
-// Pieces shared by the x86 kernels (ternary_kernels_avx2.cpp, ternary_kernels_avx512.cpp). Each carries
+// Pieces shared by the x86 kernels (ternary_kernels_*.cpp, float_ops_*.cpp). Each carries
 // target("avx2,fma"), so the build needs no global -mavx2; a caller compiled for a superset (the AVX-512
 // kernels) inlines them.
 #if defined(__x86_64__) || defined(__i386__)
@@ -17,6 +17,19 @@ namespace tervit::kernels::x86 {
 // Tokens per chunk, a multiple of `tile`: about 128 KB of activations, which L2 holds while the rows pass.
 inline int64_t chunk_tokens(int64_t bytes_per_token, int64_t tile) {
   return std::max<int64_t>(tile, 131072 / std::max<int64_t>(bytes_per_token, 1) / tile * tile);
+}
+
+// e^x for x <= 0: 2^n · e^r with |r| <= ln2/2 and a degree-6 polynomial (relative error about 2e-7). Below
+// -87 it returns about 1e-38 rather than 0, which no softmax sum notices.
+TERVIT_AVX2 inline __m256 exp_nonpositive(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  for (const float c : {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+  const __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
 }
 
 // Lane i of the result is the sum of the lanes of v[i]: 8 horizontal sums at once.
