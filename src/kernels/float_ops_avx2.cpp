@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "src/kernels/float_kernels.h"
+#include "src/kernels/round_up.h"
 #include "src/kernels/x86_simd.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -17,8 +18,6 @@ namespace {
 
 constexpr int64_t kQueryTile = 4;
 constexpr int64_t kColumnTile = 16;  // two vectors of 8
-
-int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
 TERVIT_AVX2 inline float horizontal_max(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "src/kernels/float_kernels.h"
+#include "src/kernels/round_up.h"
 #include "src/kernels/x86_simd.h"
 #include "tervit/kernels/ternary_kernels.h"
 
@@ -22,8 +23,6 @@ namespace {
 
 constexpr int64_t kQueryBlock = 8;
 constexpr int64_t kLanes = 16;
-
-int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
 // The lanes of a vector that starts at `begin` of `count` values.
 TERVIT_AVX512 inline __mmask16 lanes_from(int64_t begin, int64_t count) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "src/kernels/round_up.h"
 #include "tervit/kernels/parallel_chunks.h"
 #include "tervit/core/error.h"
 #include "tervit/kernels/ternary_kernels.h"
@@ -20,8 +21,6 @@ constexpr int64_t kMinTokensPerThread = 64;
 // Products smaller than this many multiply-adds per thread take fewer threads: waking a second thread
 // costs about as long as a batch-1 384x384 product (150 K multiply-adds, 2 µs).
 constexpr int64_t kMinProductsPerThread = int64_t{1} << 17;
-
-int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
 // The calling thread's quantized activations, reused by every layer: fresh megabytes on every call cost
 // page faults comparable to the products of a small layer.

@@ -14,16 +14,13 @@
 
 #include <chrono>
 #include <cstdio>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include <functional>
 #include <limits>
 #include <map>
 #include <tuple>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "models/apply_quant_spec.h"
 #include "models/registry.h"
