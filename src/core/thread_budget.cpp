@@ -19,8 +19,12 @@ namespace {
 // /proc/stat counts in 10 ms ticks, so a reading gives the load to about a tenth of a core per CPU. A new
 // count takes two readings in a row that agree (a fifth of a second): a virtual machine's CPUs are taken
 // by the host (steal time) in short bursts, which are not worth changing the count (and the float
-// rounding) for; a run of a few seconds beside a busy core loses only that fifth.
+// rounding) for.
 constexpr std::chrono::milliseconds kResampleInterval{100};
+// Except the first reading, taken sooner and applied alone: a program started beside a busy core ran its
+// first fifth of a second on threads that waited for each other, 3-8% of a run of a few seconds. A
+// burst of steal time at the start costs at most the fifth of a second that two readings take to undo it.
+constexpr std::chrono::milliseconds kFirstInterval{40};
 
 std::vector<int> allowed_cpus() {
   std::vector<int> cpus;
@@ -43,6 +47,7 @@ struct Budget {
   int requested = 1;
   int applied = 1;
   int proposed = 1;  // the previous sample's count
+  bool first_reading = true;
   bool adapts = true;
   std::function<void(int)> apply;
   OtherProcessesLoad load;
@@ -109,10 +114,11 @@ void adapt_threads() {
   auto& b = budget();
   if (!b || !b->adapts || b->requested <= 1) return;
   const auto now = std::chrono::steady_clock::now();
-  if (now - b->last < kResampleInterval) return;
+  if (now - b->last < (b->first_reading ? kFirstInterval : kResampleInterval)) return;
   b->last = now;
   const int threads = threads_left_free(b->requested, b->load.cpu_count(), b->load.busy_cores());
-  const bool confirmed = threads == b->proposed;
+  const bool confirmed = threads == b->proposed || b->first_reading;
+  b->first_reading = false;
   b->proposed = threads;
   if (!confirmed || threads == b->applied) return;
   b->applied = threads;

@@ -4,8 +4,9 @@
 // slowest thread; with another process on one of the cores, the thread sharing that core runs at a
 // fraction of its speed, and 2 threads ran a deit_tiny training step 5-12% slower than 1 did. So the
 // programs use at most as many threads as there are cores that other processes left idle, re-read from
-// the kernel's CPU accounting ten times a second (a change holds for two readings in a row), and never
-// more than the user asked for. TERVIT_FIXED_THREADS=1 keeps the count the user asked for. LibTorch-free.
+// the kernel's CPU accounting ten times a second (a change holds for two readings in a row, the first
+// reading alone), and never more than the user asked for. TERVIT_FIXED_THREADS=1 keeps the count the user
+// asked for. LibTorch-free.
 #include <chrono>
 #include <functional>
 #include <vector>
@@ -47,7 +48,8 @@ void start_thread_budget(int requested, std::function<void(int)> apply);
 
 // Called once per unit of work (a training step, a batch, an image) on the thread that runs the parallel
 // loops: at most ten times a second it re-reads the load, and applies a new count that two readings in a
-// row gave. Does nothing before start_thread_budget.
+// row gave; the first reading, 40 ms after start_thread_budget, is applied alone. Does nothing before
+// start_thread_budget.
 void adapt_threads();
 
 }  // namespace tervit
