@@ -9,58 +9,25 @@
 
 #include "src/kernels/float_kernels.h"
 #include "src/kernels/round_up.h"
-#include "src/kernels/x86_simd.h"
+#include "src/kernels/x86_simd512.h"
 #include "tervit/kernels/ternary_kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
-#define TERVIT_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
-
 namespace tervit::kernels {
 
 namespace {
 
 constexpr int64_t kQueryBlock = 8;
-constexpr int64_t kLanes = 16;
+constexpr int64_t kLanes = x86::kLanes512;
+using x86::lanes_from;
 
-// The lanes of a vector that starts at `begin` of `count` values.
-TERVIT_AVX512 inline __mmask16 lanes_from(int64_t begin, int64_t count) {
-  const int64_t left = count - begin;
-  return left >= kLanes ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<int64_t>(left, 0)) - 1);
-}
-
-// e^x for x <= 0: the AVX2 kernels' exp_nonpositive on each half, so that every kernel rounds alike.
-TERVIT_AVX512 inline __m512 exp_nonpositive(__m512 x) {
-  const __m512d halves = _mm512_castps_pd(x);
-  const __m256 low = x86::exp_nonpositive(_mm256_castpd_ps(_mm512_castpd512_pd256(halves)));
-  const __m256 high = x86::exp_nonpositive(_mm256_castpd_ps(_mm512_extractf64x4_pd(halves, 1)));
-  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(low)), _mm256_castps_pd(high), 1));
-}
-
-// One row of scores: bias (a row of `count`, or null) and Swin's mask (region labels of the keys and the
-// query's own, or null) added, then the softmax, in place. The row holds `count` rounded up to 16: every pass
-// loads and stores whole vectors (a masked store forwards nothing to the next pass's load, which stalled),
-// and the lanes past `count` end at 0.
+// One row of scores (bias and Swin's mask added, biased_scores_max), then its softmax, in place; the lanes
+// past `count` end at 0.
 TERVIT_AVX512 void softmax_row(float* row, int64_t count, const float* bias, const int* region, int own_region) {
-  const __m512 masked_score = _mm512_set1_ps(kMaskedScore);
-  __m512 max16 = _mm512_set1_ps(-INFINITY);
-  for (int64_t j = 0; j < count; j += kLanes) {
-    const __mmask16 lanes = lanes_from(j, count);
-    __m512 scores = _mm512_loadu_ps(row + j);
-    if (bias != nullptr) scores = _mm512_add_ps(scores, _mm512_maskz_loadu_ps(lanes, bias + j));
-    if (region != nullptr) {
-      const __mmask16 other = _mm512_mask_cmpneq_epi32_mask(lanes, _mm512_maskz_loadu_epi32(lanes, region + j), _mm512_set1_epi32(own_region));
-      scores = _mm512_mask_add_ps(scores, other, scores, masked_score);
-    }
-    scores = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), lanes, scores);
-    _mm512_storeu_ps(row + j, scores);
-    max16 = _mm512_max_ps(max16, scores);
-  }
-  const __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(max16));
+  const __m512 shift = _mm512_set1_ps(x86::biased_scores_max(row, count, bias, region, own_region));
   __m512 sum16 = _mm512_setzero_ps();
   for (int64_t j = 0; j < count; j += kLanes) {
-    const __m512 e = _mm512_maskz_mov_ps(lanes_from(j, count), exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift)));
+    const __m512 e = _mm512_maskz_mov_ps(lanes_from(j, count), x86::exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift)));
     _mm512_storeu_ps(row + j, e);
     sum16 = _mm512_add_ps(sum16, e);
   }

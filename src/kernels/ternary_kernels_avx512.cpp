@@ -16,13 +16,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "src/kernels/x86_simd.h"
+#include "src/kernels/x86_simd512.h"
 
 namespace tervit::kernels {
 
 #if defined(__x86_64__) || defined(__i386__)
-
-#define TERVIT_AVX512_VNNI __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")))
 
 namespace {
 
@@ -103,7 +101,7 @@ TERVIT_AVX512_VNNI void wide_tiles(const PackedTernaryMatrix& w, const Quantized
         for (int64_t j = 0; j < kRowTile; ++j) c[j] = _mm512_loadu_si512(row_codes[j] + k);
         for (int64_t t = 0; t < kTokenTile; ++t) {
           const __m512i a = _mm512_loadu_si512(token[t] + k);
-          for (int64_t j = 0; j < kRowTile; ++j) sum[j * kTokenTile + t] = _mm512_dpbusd_epi32(sum[j * kTokenTile + t], c[j], a);
+          for (int64_t j = 0; j < kRowTile; ++j) sum[j * kTokenTile + t] = x86::dpbusd(sum[j * kTokenTile + t], c[j], a);
         }
       }
       // Halves added, then totals[j * 4 + t] in two vectors; the 4x4 transpose gives one vector of the 4
@@ -147,7 +145,7 @@ TERVIT_AVX512_VNNI inline void narrow_tile(const uint8_t* codes, int64_t used_gr
       int32_t four;
       std::memcpy(&four, q.values.data() + token[t] * q.stride + 4 * kg, 4);
       const __m512i a = _mm512_set1_epi32(four);
-      for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = _mm512_dpbusd_epi32(sum[v][t], c[v], a);
+      for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = x86::dpbusd(sum[v][t], c[v], a);
     }
   }
   if (kWhole) {
@@ -228,8 +226,8 @@ TERVIT_AVX512_VNNI void few_tokens(const PackedTernaryMatrix& w, const Quantized
         const __m512i a_high = _mm512_loadu_si512(token + b * Block2Bit::kTrits + 64);
         for (int64_t j = 0; j < kRowTile; ++j) {
           const __m512i bytes = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[j][b].codes)));
-          low[j] = _mm512_dpbusd_epi32(low[j], _mm512_and_si512(bytes, low_fields), a_low);
-          high[j] = _mm512_dpbusd_epi32(high[j], _mm512_and_si512(bytes, high_fields), a_high);
+          low[j] = x86::dpbusd(low[j], _mm512_and_si512(bytes, low_fields), a_low);
+          high[j] = x86::dpbusd(high[j], _mm512_and_si512(bytes, high_fields), a_high);
         }
       }
       __m512i sum[kRowTile];
