@@ -17,6 +17,8 @@
 #include "tervit/kernels/ternary_kernels.h"
 #include "tervit/runtime/model.h"
 #include "src/kernels/float_kernels.h"
+#include "src/kernels/int8_attention_kernels.h"
+#include "tervit/kernels/int8_attention.h"
 
 using namespace tervit;
 using namespace tervit::deploy;
@@ -36,10 +38,10 @@ SafetensorsData pack(models::VisionModelImpl& model, const models::ModelArchitec
 }
 
 // `file` as the runtime reads it from disk.
-runtime::Model runtime_model(const SafetensorsData& file, PackedMode mode) {
+runtime::Model runtime_model(const SafetensorsData& file, PackedMode mode, AttentionPrecision attention = AttentionPrecision::kFloat) {
   TempDir dir;
   write_safetensors(dir / "model.safetensors", file.tensors, file.metadata);
-  return runtime::load_model(dir / "model.safetensors", mode);
+  return runtime::load_model(dir / "model.safetensors", mode, attention);
 }
 
 torch::Tensor runtime_logits(const runtime::Model& model, const torch::Tensor& images) {
@@ -64,6 +66,12 @@ void check_runtime_matches(const SafetensorsData& file, const torch::Tensor& ima
   const auto runtime_int8 = runtime_logits(runtime_model(file, PackedMode::kInt8), images);
   CHECK(relative_error(runtime_int8, int8) <= 1.5e-2);
   CHECK(torch::equal(runtime_int8.argmax(1), int8.argmax(1)));
+  // int8 attention, which the LibTorch model does not run: its quantized queries, keys and values add
+  // to int8 mode's error.
+  const auto int8_attention = runtime_logits(runtime_model(file, PackedMode::kInt8, AttentionPrecision::kInt8), images);
+  CAPTURE(relative_error(int8_attention, int8), relative_error(int8_attention, exact));
+  CHECK(relative_error(int8_attention, int8) <= 3e-2);
+  CHECK(torch::equal(int8_attention.argmax(1), int8.argmax(1)));
 }
 
 // The error message of loading `file` in the runtime, or "" when it loads.
@@ -187,8 +195,15 @@ TEST_CASE("tervit-run times a packed model and reports its memory", "[runtime][c
   const auto run = testing::run(dir, "tervit-run", "--packed " + (dir / "swin.safetensors").string() + " --threads 2 --batch 2 --seconds 0");
   REQUIRE(run.exit_code == 0);
   CHECK_THAT(run.out, Catch::Contains("batch 2: ") && Catch::Contains("images/s"));
-  CHECK_THAT(run.err, Catch::Contains("swin, 10 classes, ") && Catch::Contains("mode int8, 2 thread(s)") &&
+  CHECK_THAT(run.err, Catch::Contains("swin, 10 classes, ") && Catch::Contains("mode int8, float attention, 2 thread(s)") &&
                           Catch::Contains("MB at the end"));
+  const auto int8_attention =
+      testing::run(dir, "tervit-run", "--packed " + (dir / "swin.safetensors").string() + " --attention int8 --seconds 0");
+  CHECK(int8_attention.exit_code == 0);
+  CHECK_THAT(int8_attention.err, Catch::Contains("mode int8, int8 attention, 1 thread(s)"));
+  const auto unknown = testing::run(dir, "tervit-run", "--packed " + (dir / "swin.safetensors").string() + " --attention int4 --seconds 0");
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("--attention: unknown value 'int4'") && Catch::Contains("float, int8"));
   std::filesystem::resize_file(dir / "swin.safetensors", 1000);
   const auto bad = testing::run(dir, "tervit-run", "--packed " + (dir / "swin.safetensors").string());
   CHECK(bad.exit_code == 2);
@@ -313,4 +328,82 @@ TEST_CASE("The runtime's float kernels: AVX2 equals the reference, and both equa
   CHECK(relative_error(run(kernels::attention_head_reference), expected_out) < 1e-5);
   CHECK(relative_error(run(kernels::attention_head_avx2), expected_out) < 1e-5);
   if (cpu_has_avx512()) CHECK(relative_error(run(kernels::attention_head_avx512), expected_out) < 1e-5);
+}
+
+namespace {
+
+// One head's float attention as the models compute it (LibTorch), for heads of a [q | k | v | pad] buffer.
+torch::Tensor expected_attention(const torch::Tensor& qkv, int64_t head_dim, const torch::Tensor& bias, const torch::Tensor& region) {
+  const auto q = qkv.slice(1, 0, head_dim), k = qkv.slice(1, head_dim, 2 * head_dim), v = qkv.slice(1, 2 * head_dim, 3 * head_dim);
+  auto scores = torch::matmul(q / std::sqrt(static_cast<double>(head_dim)), k.t());
+  if (bias.defined()) scores = scores + bias + (region.unsqueeze(0) != region.unsqueeze(1)).to(torch::kFloat) * -100;
+  return torch::matmul(scores.softmax(-1), v);
+}
+
+// Runs an attention kernel on a head read in place from qkv (rows `stride` apart), its outputs written a
+// row wider than the head, and checks that nothing lands past the head.
+torch::Tensor run_attention(AttentionKernel kernel, const torch::Tensor& qkv, int64_t head_dim, const torch::Tensor& bias,
+                            const torch::Tensor& region) {
+  const int64_t tokens = qkv.size(0), out_stride = head_dim + 2;
+  AttentionHead head{qkv.data_ptr<float>(), qkv.data_ptr<float>() + head_dim, qkv.data_ptr<float>() + 2 * head_dim, qkv.size(1), tokens,
+                     head_dim};
+  if (bias.defined()) {
+    head.bias = bias.data_ptr<float>();
+    head.region = region.data_ptr<int>();
+  }
+  auto out = torch::full({tokens, out_stride}, 7.0f);
+  kernel(head, out.data_ptr<float>(), out_stride);
+  CHECK(torch::all(out.slice(1, head_dim) == 7.0f).item<bool>());
+  return out.slice(1, 0, head_dim);
+}
+
+}  // namespace
+
+TEST_CASE("int8 attention: its kernels agree, and stay close to float attention", "[runtime]") {
+  // 17 x 40 and 33 x 24 cross the blocks of 8 queries and the 16-lane vectors; 70 x 72 takes a second pass
+  // of channels; 7 x 5 a head narrower than one group of 4.
+  const auto [tokens, head_dim] = GENERATE(std::make_pair(1, 8), std::make_pair(7, 5), std::make_pair(17, 40), std::make_pair(33, 24),
+                                           std::make_pair(49, 32), std::make_pair(70, 72), std::make_pair(197, 64));
+  const bool with_bias = GENERATE(false, true);
+  CAPTURE(tokens, head_dim, with_bias);
+  const auto qkv = torch::randn({tokens, 3 * head_dim + 3});
+  const auto bias = with_bias ? torch::randn({tokens, tokens}) : torch::Tensor();
+  const auto region = with_bias ? torch::randint(0, 3, {tokens}, torch::kInt32) : torch::Tensor();
+  const auto expected = expected_attention(qkv, head_dim, bias, region);
+  const auto reference = run_attention(int8_attention_head_reference, qkv, head_dim, bias, region);
+  // int8 queries, keys and values: about 1% off float attention on Gaussian inputs.
+  CHECK(relative_error(reference, expected) < 2.5e-2);
+  if (cpu_has_avx512_vnni()) {
+    // The same integers; a weight whose exponential rounds differently moves by a 32767th.
+    CHECK(relative_error(run_attention(int8_attention_head_avx512_vnni, qkv, head_dim, bias, region), reference) < 1e-4);
+  } else {
+    WARN("no AVX-512 VNNI: only the reference ran");
+  }
+}
+
+TEST_CASE("int8 attention is exact where its inputs are integers, and its sums never overflow", "[runtime]") {
+  // Rows whose largest |value| is 127 steps quantize without error (each row of q and k, each channel of
+  // v), so only the weights' rounding to 1/32767 of the largest separates the kernels from float attention.
+  const int64_t tokens = 41, head_dim = 24;
+  auto qkv = torch::randint(-126, 127, {tokens, 3 * head_dim}).to(torch::kFloat);
+  qkv.select(1, 0).fill_(127);                      // each query's largest
+  qkv.select(1, head_dim).fill_(-127);              // each key's
+  qkv.slice(1, 2 * head_dim).select(0, 5).fill_(127);  // each channel's
+  qkv = qkv * 0.01f;  // scores of a few units
+  const auto expected = expected_attention(qkv, head_dim, {}, {});
+  CHECK(relative_error(run_attention(int8_attention_head_reference, qkv, head_dim, {}, {}), expected) < 1e-4);
+  if (cpu_has_avx512_vnni()) CHECK(relative_error(run_attention(int8_attention_head_avx512_vnni, qkv, head_dim, {}, {}), expected) < 1e-4);
+
+  // The largest sums: every score equal (zero queries), so every weight is the top, against values all at
+  // their channel's largest. 600 tokens need a top below 32767 to fit 32 bits.
+  CHECK(int8_attention_weight_top(197) == 32767);
+  CHECK(int8_attention_weight_top(600) < 32767);
+  CHECK(int64_t{127} * int8_attention_weight_top(600) * 600 < (int64_t{1} << 31));
+  const int64_t many = 600, width = 16;
+  auto flat = torch::zeros({many, 3 * width});
+  flat.slice(1, width, 2 * width).normal_();
+  flat.slice(1, 2 * width).fill_(3.5f);
+  const auto all_values = flat.slice(1, 2 * width);
+  CHECK(relative_error(run_attention(int8_attention_head_reference, flat, width, {}, {}), all_values) < 1e-6);
+  if (cpu_has_avx512_vnni()) CHECK(relative_error(run_attention(int8_attention_head_avx512_vnni, flat, width, {}, {}), all_values) < 1e-6);
 }

@@ -2,7 +2,8 @@
 # The deployment anchor: the same ternary model (random weights, channel-wise) in four engines, batch 1
 # and 32, 1 and 2 threads, in alternating rounds, each run its own process (so that its peak RSS is its
 # own): ONNX Runtime fp32 on the float export, ONNX Runtime on the dynamic export (int8 activations,
-# DynamicQuantizeMatMul), OpenVINO on the qdq export, and tervit-run (int8 mode) on the packed file.
+# DynamicQuantizeMatMul), OpenVINO on the qdq export, and tervit-run (int8 mode) on the packed file, with
+# float and with int8 attention.
 # Prints one line per run (img/s, peak RSS MB), then the medians.
 #   bash tools/bench_deploy_peers.sh [ROUNDS=2] [SECONDS=3] [MODELS="deit_small swin_small"]
 set -euo pipefail
@@ -31,11 +32,13 @@ for round in $(seq "$rounds"); do
           read -r ips rss < <(python3 -c 'import json, sys; r = json.load(sys.stdin); print(r["images_per_second"], r["peak_rss_mb"])' <<<"$out")
           line "$1" "$ips" "$rss"
         done
-        err=$(mktemp)
-        ips=$(build/tervit-run --packed "out/$m.packed" --batch "$batch" --threads "$threads" --seconds "$seconds" 2>"$err" |
-          sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p')
-        line tervit-run "$ips" "$(sed -n 's/.*MB after loading, \([0-9.]*\) MB at the end.*/\1/p' "$err")"
-        rm -f "$err"
+        for attention in float int8; do
+          err=$(mktemp)
+          ips=$(build/tervit-run --packed "out/$m.packed" --attention "$attention" --batch "$batch" --threads "$threads" \
+            --seconds "$seconds" 2>"$err" | sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p')
+          line "tervit-run-$attention-attention" "$ips" "$(sed -n 's/.*MB after loading, \([0-9.]*\) MB at the end.*/\1/p' "$err")"
+          rm -f "$err"
+        done
       done
     done
   done

@@ -25,6 +25,7 @@
 #include "tervit/image/eval_crop.h"
 #include "tervit/image/normalize_planes.h"
 #include "tervit/image/preprocess_metadata.h"
+#include "tervit/kernels/ternary_kernels.h"
 #include "tervit/runtime/prediction.h"
 #include "tervit/runtime/model.h"
 
@@ -33,6 +34,7 @@ namespace {
 struct RunOptions {
   std::string packed;
   std::string mode = "int8";
+  std::string attention = "float";
   int threads = 1;
   std::vector<std::string> images;
   int64_t topk = 5;
@@ -116,17 +118,21 @@ int run(const RunOptions& options) {
   // The training run's eval preprocessing when the file records it, else timm's defaults for the family.
   image::EvalTransformOptions transform;
   const auto preprocess = image::read_preprocess(file.metadata(), file.source());
-  const auto model = runtime::load_model(std::move(file), kernels::packed_mode_names().parse(options.mode, "--mode"));
+  const auto attention = kernels::attention_precision_names().parse(options.attention, "--attention");
+  if (attention == kernels::AttentionPrecision::kInt8 && !kernels::cpu_has_avx512_vnni())
+    std::fprintf(stderr, "tervit-run: warning: this CPU has no AVX-512 VNNI, so int8 attention runs its plain reference kernel: "
+                         "--attention float is faster here\n");
+  const auto model = runtime::load_model(std::move(file), kernels::packed_mode_names().parse(options.mode, "--mode"), attention);
   const double load_seconds = since(load_start);
   const double rss_loaded = peak_rss_megabytes();
   const auto& a = model.architecture;
   transform.img_size = static_cast<int>(a.img_size);
   transform.crop_pct = image::default_crop_pct(a.family);
   transform = image::with_preprocess(transform, preprocess);
-  std::fprintf(stderr, "%s: %s, %d classes, %lld packed layers (%s-bit file), mode %s, %d thread(s); loaded in %.3f s\n",
+  std::fprintf(stderr, "%s: %s, %d classes, %lld packed layers (%s-bit file), mode %s, %s attention, %d thread(s); loaded in %.3f s\n",
                options.packed.c_str(), a.family.c_str(), static_cast<int>(a.num_classes),
                static_cast<long long>(model.packed_layers), kernels::packed_bits_names().name(model.bits).c_str(), options.mode.c_str(),
-               options.threads, load_seconds);
+               options.attention.c_str(), options.threads, load_seconds);
   const int status = options.images.empty() ? benchmark(model, options) : classify(model, transform, options);
   std::fprintf(stderr, "peak RSS %.1f MB before loading, %.1f MB after loading, %.1f MB at the end\n", rss_before, rss_loaded,
                peak_rss_megabytes());
@@ -145,6 +151,9 @@ int main(int argc, char** argv) {
   app.add_option("--images", options.images, "JPEG or PNG images to classify (one JSON line each); none: the benchmark");
   app.add_option("--topk", options.topk, "classes per image")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--mode", options.mode, "int8 (W2A8) or exact (float activations)")->capture_default_str();
+  app.add_option("--attention", options.attention,
+                 "float, as tervit-eval --packed, or int8: attention's products in integers too (faster with AVX-512 VNNI)")
+      ->capture_default_str();
   app.add_option("--threads", options.threads, "OpenMP threads")->capture_default_str()->check(CLI::Range(1, tervit::kMaxThreads));
   app.add_option("--batch", options.batch, "benchmark: images per forward call")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--seconds", options.seconds, "benchmark: timed seconds after one warm-up call")

@@ -21,8 +21,8 @@ struct DeiTBlock {
 
 class DeiT : public Network {
  public:
-  DeiT(const Architecture& a, WeightFile& file, kernels::PackedBits bits, kernels::PackedMode mode)
-      : a_(a), mode_(mode), grid_(a.img_size / a.patch_size), prefix_(a.distilled ? 2 : 1) {
+  DeiT(const Architecture& a, WeightFile& file, kernels::PackedBits bits, kernels::PackedMode mode, kernels::AttentionKernel attention)
+      : a_(a), mode_(mode), attention_(attention), grid_(a.img_size / a.patch_size), prefix_(a.distilled ? 2 : 1) {
     const int64_t dim = a.embed_dim, tokens = grid_ * grid_ + prefix_;
     patch_ = file.take_linear("patch_embed.proj", {dim, a.in_chans, a.patch_size, a.patch_size}, /*bias=*/true, bits);
     cls_token_ = file.take_floats("cls_token", {1, 1, dim});
@@ -55,7 +55,7 @@ class DeiT : public Network {
       block.norm1.forward(x.data(), tokens, normed.data());
       qkv.resize(static_cast<size_t>(tokens * 3 * dim));
       block.qkv.forward(normed.data(), tokens, qkv.data(), mode_);
-      multi_head_attention(qkv.data(), 1, tokens, a_.num_heads, dim, nullptr, nullptr, attended.data());
+      multi_head_attention(qkv.data(), 1, tokens, a_.num_heads, dim, nullptr, nullptr, attention_, attended.data());
       block.proj.forward(attended.data(), tokens, out.data(), mode_);
       kernels::add(out.data(), tokens * dim, x.data());
       block.norm2.forward(x.data(), tokens, normed.data());
@@ -86,6 +86,7 @@ class DeiT : public Network {
 
   Architecture a_;
   kernels::PackedMode mode_;
+  kernels::AttentionKernel attention_;
   int64_t grid_, prefix_;
   Linear patch_, head_, head_dist_;
   std::vector<float> cls_token_, dist_token_, pos_embed_;
@@ -96,8 +97,8 @@ class DeiT : public Network {
 }  // namespace
 
 std::unique_ptr<Network> build_deit(const Architecture& architecture, WeightFile& file, kernels::PackedBits bits,
-                                    kernels::PackedMode mode) {
-  return std::make_unique<DeiT>(architecture, file, bits, mode);
+                                    kernels::PackedMode mode, kernels::AttentionKernel attention) {
+  return std::make_unique<DeiT>(architecture, file, bits, mode, attention);
 }
 
 }  // namespace tervit::runtime

@@ -20,16 +20,20 @@ std::vector<float> Model::forward(const float* images, int64_t batch) const {
   return logits;
 }
 
-Model load_model(const std::filesystem::path& path, kernels::PackedMode mode) { return load_model(WeightFile::read(path), mode); }
+Model load_model(const std::filesystem::path& path, kernels::PackedMode mode, kernels::AttentionPrecision attention) {
+  return load_model(WeightFile::read(path), mode, attention);
+}
 
-Model load_model(WeightFile file, kernels::PackedMode mode) {
+Model load_model(WeightFile file, kernels::PackedMode mode, kernels::AttentionPrecision attention) {
   Model model;
   model.mode = mode;
+  model.attention = attention;
+  const auto attention_kernel = kernels::attention_kernel(attention);
   model.bits = kernels::read_packed_bits(file.metadata(), file.source());
   model.architecture = read_architecture(file.metadata(), file.source());
   model.class_names = kernels::class_names_from_metadata(file.metadata(), model.architecture.num_classes, file.source());
-  model.network = model.architecture.family == "deit" ? build_deit(model.architecture, file, model.bits, mode)
-                                                      : build_swin(model.architecture, file, model.bits, mode);
+  model.network = model.architecture.family == "deit" ? build_deit(model.architecture, file, model.bits, mode, attention_kernel)
+                                                      : build_swin(model.architecture, file, model.bits, mode, attention_kernel);
   file.check_all_taken();
   model.packed_layers = file.packed_layers();
   return model;

@@ -7,8 +7,8 @@
 namespace tervit::runtime {
 
 std::unique_ptr<Network> build_deit(const Architecture& architecture, WeightFile& file, kernels::PackedBits bits,
-                                    kernels::PackedMode mode);
+                                    kernels::PackedMode mode, kernels::AttentionKernel attention);
 std::unique_ptr<Network> build_swin(const Architecture& architecture, WeightFile& file, kernels::PackedBits bits,
-                                    kernels::PackedMode mode);
+                                    kernels::PackedMode mode, kernels::AttentionKernel attention);
 
 }  // namespace tervit::runtime

@@ -79,7 +79,8 @@ std::vector<float> relative_position_bias(const std::vector<float>& table, int64
 
 class Swin : public Network {
  public:
-  Swin(const Architecture& a, WeightFile& file, kernels::PackedBits bits, kernels::PackedMode mode) : a_(a), mode_(mode) {
+  Swin(const Architecture& a, WeightFile& file, kernels::PackedBits bits, kernels::PackedMode mode, kernels::AttentionKernel attention)
+      : a_(a), mode_(mode), attention_(attention) {
     patch_ = file.take_linear("patch_embed.proj", {a.embed_dim, a.in_chans, a.patch_size, a.patch_size}, true, bits);
     patch_norm_ = take_norm(file, "patch_embed.norm", a.embed_dim, kSwinNormEps);
     for (size_t s = 0; s < a.depths.size(); ++s) {
@@ -191,7 +192,7 @@ class Swin : public Network {
       const int64_t count = std::min(windows_per_pass, window_count - first), offset = first * n;
       block.qkv.forward(window_rows + offset * dim, count * n, qkv.data(), mode_);
       multi_head_attention(qkv.data(), count, n, stage.heads, dim, block.bias.data(),
-                           block.region.empty() ? nullptr : block.region.data() + offset, normed_rows + offset * dim);
+                           block.region.empty() ? nullptr : block.region.data() + offset, attention_, normed_rows + offset * dim);
     }
     block.proj.forward(normed.data(), tokens, windows.data(), mode_);
     kernels::parallel_chunks(tokens, 64, [&](int64_t begin, int64_t end) {
@@ -204,6 +205,7 @@ class Swin : public Network {
 
   Architecture a_;
   kernels::PackedMode mode_;
+  kernels::AttentionKernel attention_;
   Linear patch_, head_;
   Norm patch_norm_, norm_;
   std::vector<SwinStage> stages_;
@@ -212,8 +214,8 @@ class Swin : public Network {
 }  // namespace
 
 std::unique_ptr<Network> build_swin(const Architecture& architecture, WeightFile& file, kernels::PackedBits bits,
-                                    kernels::PackedMode mode) {
-  return std::make_unique<Swin>(architecture, file, bits, mode);
+                                    kernels::PackedMode mode, kernels::AttentionKernel attention) {
+  return std::make_unique<Swin>(architecture, file, bits, mode, attention);
 }
 
 }  // namespace tervit::runtime

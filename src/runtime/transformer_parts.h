@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tervit/kernels/int8_attention.h"
 #include "tervit/runtime/linear.h"
 #include "tervit/runtime/weight_file.h"
 
@@ -33,7 +34,8 @@ std::vector<float> unfold_patches(const float* image, int64_t channels, int64_t 
 // Attention of every head of every group of `tokens` tokens (a DeiT image, a Swin window) over a qkv buffer
 // of groups x tokens rows of [q | k | v] (each dim = heads x head_dim wide), into out (groups x tokens x dim).
 // bias: per head, tokens x tokens (or null); region: per group, tokens labels (or null): see AttentionHead.
+// Each head runs `attention` (float or int8, int8_attention.h).
 void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim, const float* bias,
-                          const int* region, float* out);
+                          const int* region, kernels::AttentionKernel attention, float* out);
 
 }  // namespace tervit::runtime

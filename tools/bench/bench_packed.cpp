@@ -5,7 +5,8 @@
 //     this CPU's vpdpbusd peak (measured first), per shape and over each model's products
 //   build/bench_packed attention [--seconds 1]
 //     one head of the runtime's attention at the models' shapes (deit_small: 197 tokens x 64; a Swin window
-//     with its bias and mask: 49 x 32), each kernel (reference, AVX2, AVX-512), in µs per call and GFLOP/s
+//     with its bias and mask: 49 x 32), each kernel (float: reference, AVX2, AVX-512; int8: reference,
+//     AVX-512 VNNI), in µs per call and GFLOP/s (4·n²·d, the float products' operations, for int8 too)
 //   build/bench_packed pack --model NAME --out FILE [--bits 2]
 //     a packed file of the model with random-init weights, every matrix ternary
 //   build/bench_packed model --mode fp|exact|int8 --model NAME [--packed FILE] --batch 1,32 --threads 1,2
@@ -31,6 +32,7 @@
 #include "tervit/core/thread_budget.h"
 #include "tervit/deploy/packed_model.h"
 #include "src/kernels/float_kernels.h"
+#include "src/kernels/int8_attention_kernels.h"
 #include "tervit/kernels/ternary_kernels.h"
 #include "tervit/quant/quant_layers.h"
 
@@ -208,6 +210,8 @@ int bench_attention(double min_seconds) {
       {"reference", kernels::attention_head_reference}};
   if (kernels::cpu_has_avx2()) kernels_here.emplace_back("avx2", kernels::attention_head_avx2);
   if (kernels::cpu_has_avx512()) kernels_here.emplace_back("avx512", kernels::attention_head_avx512);
+  kernels_here.emplace_back("int8 ref", kernels::int8_attention_head_reference);
+  if (kernels::cpu_has_avx512_vnni()) kernels_here.emplace_back("int8 vnni", kernels::int8_attention_head_avx512_vnni);
   std::printf("%-24s %6s %8s | %-9s %10s %8s\n", "shape", "tokens", "head dim", "kernel", "us/call", "GFLOP/s");
   for (const HeadShape shape : {HeadShape{"deit_small head", 197, 64, false}, HeadShape{"swin window head", 49, 32, true}}) {
     // A qkv buffer of 6 heads, read in place as the runtime does.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tervit/kernels/int8_attention.h"
 #include "tervit/kernels/packed_matmul.h"
 #include "tervit/kernels/packed_matrix.h"
 #include "tervit/runtime/architecture.h"
@@ -29,6 +30,7 @@ struct Model {
   Architecture architecture;
   kernels::PackedBits bits = kernels::PackedBits::k2;
   kernels::PackedMode mode = kernels::PackedMode::kInt8;
+  kernels::AttentionPrecision attention = kernels::AttentionPrecision::kFloat;
   std::vector<std::string> class_names;  // empty when the file has none
   int64_t packed_layers = 0;             // layers run by the packed kernels; the others in float
 
@@ -39,9 +41,11 @@ struct Model {
 // Reads and checks the whole file (format, architecture, every tensor's presence, dtype and shape, every
 // packed byte); throws tervit::Error naming the file and the culprit. A 2-bit file's bytes stay in memory
 // with the model, whose packed matrices use them in place; a 1.6-bit file's are released before it
-// returns (its matrices are repacked).
-Model load_model(const std::filesystem::path& path, kernels::PackedMode mode);
-Model load_model(WeightFile file, kernels::PackedMode mode);
+// returns (its matrices are repacked). `attention` int8 runs attention's products in integers too
+// (int8_attention.h), which the LibTorch packed model does not: float is what it computes.
+Model load_model(const std::filesystem::path& path, kernels::PackedMode mode,
+                 kernels::AttentionPrecision attention = kernels::AttentionPrecision::kFloat);
+Model load_model(WeightFile file, kernels::PackedMode mode, kernels::AttentionPrecision attention = kernels::AttentionPrecision::kFloat);
 
 // The OpenMP threads every later forward pass uses (at least 1; fewer while other processes hold cores:
 // adapt_threads in thread_budget.h).
