@@ -137,7 +137,7 @@ TEST_CASE("The start-up log names the BLAS's kernels", "[runtime][cli]") {
     testing::skip_test("this LibTorch's BLAS is not OpenBLAS");
     return;
   }
-  CHECK_THAT(run.err, Contains("BLAS ") && Contains(", kernels " + core + " ("));
+  CHECK_THAT(run.err, Contains("BLAS ") && Contains(", kernels " + core + " (") && Contains(" GFLOP/s sgemm 256, 1 thread)"));
 }
 
 TEST_CASE("The start-up log warns, with the remedy, when OpenBLAS is made to run kernels below the CPU", "[runtime][cli]") {
