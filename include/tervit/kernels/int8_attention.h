@@ -4,7 +4,7 @@
 // softmax in float, then P·V from its weights in integers up to 32767 (a row's largest weight, e^0, is the
 // top) against int8 values (each channel quantized by its absmax over the tokens), normalized by the sum of
 // the integer weights. A 15-bit weight keeps the many small weights of a 197-token softmax that 8 bits
-// would round to 0 (at 1/255 of the largest, 196 of them could drop a third of the row's mass). With
+// would round to 0 (below 1/510 of the largest; 196 of them add up to 0.38 of it). With
 // AVX-512 VNNI the products run vpdpbusd (64 multiply-adds an instruction) and vpdpwssd (32), where a float
 // FMA does 16; elsewhere the plain reference runs, and `--attention float` is the faster choice.
 #include <cstdint>

@@ -33,7 +33,8 @@ bool is_reference_blas(const std::string& library_path);
 double measure_matmul_gflops(const torch::Device& device);
 
 // Logs (spdlog, stderr) the LibTorch version, device, threads, what the CPU environment was given, and the
-// BLAS with its kernels and measured speed (on one thread); warns, with the remedy, on a slow BLAS or kernels below the CPU.
+// BLAS with its kernels and measured speed (on one thread); warns, with the remedy, on a slow BLAS or
+// kernels below the CPU.
 void log_process_report(const std::string& program, const torch::Device& device);
 
 // Console logging to stderr (stdout stays free for results); level as spdlog names it ("info", ...).
