@@ -381,6 +381,40 @@ TEST_CASE("int8 attention: its kernels agree, and stay close to float attention"
   }
 }
 
+TEST_CASE("attention kernels asked for the first queries give a full pass's rows and write no others", "[runtime]") {
+  // DeiT's last block asks only for its class token (1) or class and distillation tokens (2); 9 crosses a
+  // block of 8 queries.
+  const int64_t tokens = 33, head_dim = 24, out_stride = head_dim + 2;
+  const int64_t queries = GENERATE(1, 2, 9);
+  const bool with_bias = GENERATE(false, true);
+  CAPTURE(queries, with_bias);
+  const auto qkv = torch::randn({tokens, 3 * head_dim + 3});
+  const auto bias = torch::randn({tokens, tokens});
+  const auto region = torch::randint(0, 3, {tokens}, torch::kInt32);
+  AttentionHead head{qkv.data_ptr<float>(), qkv.data_ptr<float>() + head_dim, qkv.data_ptr<float>() + 2 * head_dim, qkv.size(1), tokens,
+                     head_dim};
+  if (with_bias) {
+    head.bias = bias.data_ptr<float>();
+    head.region = region.data_ptr<int>();
+  }
+  std::vector<std::pair<const char*, AttentionKernel>> kernels_here{
+      {"float reference", attention_head_reference}, {"int8 reference", int8_attention_head_reference}};
+  if (cpu_has_avx2()) kernels_here.emplace_back("float AVX2", attention_head_avx2);
+  if (cpu_has_avx512()) kernels_here.emplace_back("float AVX-512", attention_head_avx512);
+  if (cpu_has_avx512_vnni()) kernels_here.emplace_back("int8 AVX-512 VNNI", int8_attention_head_avx512_vnni);
+  for (const auto& [name, kernel] : kernels_here) {
+    CAPTURE(name);
+    auto full = torch::full({tokens, out_stride}, 7.0f), first = full.clone();
+    head.queries = 0;
+    kernel(head, full.data_ptr<float>(), out_stride);
+    head.queries = queries;
+    kernel(head, first.data_ptr<float>(), out_stride);
+    CHECK(torch::equal(first.slice(0, 0, queries), full.slice(0, 0, queries)));
+    CHECK(torch::all(first.slice(0, queries) == 7.0f).item<bool>());
+    CHECK_FALSE(torch::all(full.slice(0, queries) == 7.0f).item<bool>());
+  }
+}
+
 TEST_CASE("int8 attention is exact where its inputs are integers, and its sums never overflow", "[runtime]") {
   // Rows whose largest |value| is 127 steps quantize without error (each row of q and k, each channel of
   // v), so only the weights' rounding to 1/32767 of the largest separates the kernels from float attention.

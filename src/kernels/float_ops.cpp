@@ -55,7 +55,7 @@ void attention_head_reference(const AttentionHead& head, float* out, int64_t out
   const int64_t n = head.tokens, d = head.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   std::vector<float> scores(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < head.query_count(); ++i) {
     const float* q = head.q + i * head.stride;
     for (int64_t j = 0; j < n; ++j) {
       const float* k = head.k + j * head.stride;

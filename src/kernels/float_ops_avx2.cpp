@@ -138,8 +138,8 @@ TERVIT_AVX2 void softmax_avx2(float* scores, int64_t count) {
 }
 
 TERVIT_AVX2 void attention_head_avx2(const AttentionHead& head, float* out, int64_t out_stride) {
-  const int64_t n = head.tokens, d = head.head_dim;
-  const int64_t query_rows = round_up(n, kQueryTile), key_cols = round_up(n, kColumnTile), value_cols = round_up(d, kColumnTile);
+  const int64_t n = head.tokens, m = head.query_count(), d = head.head_dim;
+  const int64_t query_rows = round_up(m, kQueryTile), key_cols = round_up(n, kColumnTile), value_cols = round_up(d, kColumnTile);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   // Zero-padded copies: K transposed (d x key_cols), scaled Q (query_rows x d), V (n x value_cols), and the
   // scores (query_rows x key_cols).
@@ -152,7 +152,7 @@ TERVIT_AVX2 void attention_head_avx2(const AttentionHead& head, float* out, int6
   for (int64_t j = 0; j < n; ++j) {
     for (int64_t c = 0; c < d; ++c) {
       keys_t[c * key_cols + j] = head.k[j * head.stride + c];
-      queries[j * d + c] = head.q[j * head.stride + c] * scale;  // as the models: (q · scale) · k
+      if (j < m) queries[j * d + c] = head.q[j * head.stride + c] * scale;  // as the models: (q · scale) · k
       values[j * value_cols + c] = head.v[j * head.stride + c];
     }
   }
@@ -166,7 +166,7 @@ TERVIT_AVX2 void attention_head_avx2(const AttentionHead& head, float* out, int6
       }
     }
   }
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < m; ++i) {
     float* row = scores + i * key_cols;
     if (head.bias != nullptr)
       for (int64_t j = 0; j < n; ++j) row[j] += head.bias[i * n + j];
@@ -174,7 +174,7 @@ TERVIT_AVX2 void attention_head_avx2(const AttentionHead& head, float* out, int6
       for (int64_t j = 0; j < n; ++j) row[j] += head.region[i] != head.region[j] ? kMaskedScore : 0.0f;
     softmax_avx2(row, n);
   }
-  for (int64_t i0 = 0; i0 < n; i0 += kQueryTile) {
+  for (int64_t i0 = 0; i0 < m; i0 += kQueryTile) {
     for (int64_t c0 = 0; c0 < value_cols; c0 += kColumnTile) {
       __m256 acc[kQueryTile][2];
       multiply_tile(scores + i0 * key_cols, key_cols, values + c0, value_cols, n, acc);
@@ -183,7 +183,7 @@ TERVIT_AVX2 void attention_head_avx2(const AttentionHead& head, float* out, int6
         _mm256_store_ps(tile[ii], acc[ii][0]);
         _mm256_store_ps(tile[ii] + 8, acc[ii][1]);
       }
-      for (int64_t ii = 0; ii < kQueryTile && i0 + ii < n; ++ii)
+      for (int64_t ii = 0; ii < kQueryTile && i0 + ii < m; ++ii)
         for (int64_t c = c0; c < std::min(c0 + kColumnTile, d); ++c) out[(i0 + ii) * out_stride + c] = tile[ii][c - c0];
     }
   }

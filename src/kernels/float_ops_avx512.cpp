@@ -97,8 +97,9 @@ TERVIT_AVX512 void attention_head_avx512(const AttentionHead& head, float* out, 
       _mm512_storeu_ps(keys_t + c * key_cols + j0, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), keys, key_offsets, column + c, 4));
   }
   const __m512 scale16 = _mm512_set1_ps(scale);
-  for (int64_t i0 = 0; i0 < n; i0 += kQueryBlock) {
-    const int64_t rows = std::min(kQueryBlock, n - i0);
+  const int64_t m = head.query_count();
+  for (int64_t i0 = 0; i0 < m; i0 += kQueryBlock) {
+    const int64_t rows = std::min(kQueryBlock, m - i0);
     for (int64_t i = 0; i < kQueryBlock; ++i)
       for (int64_t c = 0; c < d; c += kLanes) {
         const __mmask16 lanes = i < rows ? lanes_from(c, d) : 0;  // (q · scale) · k, as the models

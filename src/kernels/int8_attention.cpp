@@ -36,19 +36,17 @@ int32_t int8_attention_weight_top(int64_t tokens) {
 }
 
 void int8_attention_head_reference(const AttentionHead& head, float* out, int64_t out_stride) {
-  const int64_t n = head.tokens, d = head.head_dim;
+  const int64_t n = head.tokens, m = head.query_count(), d = head.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  std::vector<int8_t> q(static_cast<size_t>(n * d)), k(q.size()), v(q.size());
-  std::vector<float> q_scale(static_cast<size_t>(n)), k_scale(q_scale.size()), v_scale(static_cast<size_t>(d));
-  for (int64_t i = 0; i < n; ++i) {
-    q_scale[i] = quantize_run(head.q + i * head.stride, d, 1, &q[i * d], 1);
-    k_scale[i] = quantize_run(head.k + i * head.stride, d, 1, &k[i * d], 1);
-  }
+  std::vector<int8_t> q(static_cast<size_t>(m * d)), k(static_cast<size_t>(n * d)), v(k.size());
+  std::vector<float> q_scale(static_cast<size_t>(m)), k_scale(static_cast<size_t>(n)), v_scale(static_cast<size_t>(d));
+  for (int64_t i = 0; i < m; ++i) q_scale[i] = quantize_run(head.q + i * head.stride, d, 1, &q[i * d], 1);
+  for (int64_t j = 0; j < n; ++j) k_scale[j] = quantize_run(head.k + j * head.stride, d, 1, &k[j * d], 1);
   for (int64_t c = 0; c < d; ++c) v_scale[c] = quantize_run(head.v + c, n, head.stride, &v[c], d);
   const auto top = static_cast<float>(int8_attention_weight_top(n));
   std::vector<float> scores(static_cast<size_t>(n));
   std::vector<int32_t> weights(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       int32_t dot = 0;
       for (int64_t c = 0; c < d; ++c) dot += q[i * d + c] * k[j * d + c];

@@ -43,7 +43,8 @@ struct Operands {
 };
 
 // One row of `d` floats quantized by its absmax as the reference rounds (no clamp: |x · to_int| stays
-// below 127.5, see quantize16 in ternary_kernels_avx512.cpp) into groups · 4 bytes, zero past d.
+// below 127.5, see quantize16 in ternary_kernels_avx512.cpp) into groups · 4 bytes, zero past d; Σ of the
+// bytes into *sum unless it is null (keys need none).
 TERVIT_AVX512_VNNI void quantize_row(const float* x, int64_t d, int64_t groups, int8_t* out, float* scale, int32_t* sum) {
   __m512 absmax = _mm512_setzero_ps();
   for (int64_t c = 0; c < d; c += kLanes) absmax = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(lanes_from(c, d), x + c)), absmax);
@@ -53,22 +54,21 @@ TERVIT_AVX512_VNNI void quantize_row(const float* x, int64_t d, int64_t groups, 
   for (int64_t c = 0; c < d; c += kLanes) {
     const __mmask16 lanes = lanes_from(c, d);
     const __m512i values = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, x + c), _mm512_set1_ps(to_int)));
-    total = _mm512_add_epi32(total, values);
+    if (sum != nullptr) total = _mm512_add_epi32(total, values);
     _mm512_mask_cvtepi32_storeu_epi8(out + c, lanes, values);
   }
   *scale = 1.0f / to_int;
-  *sum = _mm512_reduce_add_epi32(total);
+  if (sum != nullptr) *sum = _mm512_reduce_add_epi32(total);
 }
 
 TERVIT_AVX512_VNNI void quantize_operands(const AttentionHead& head, const Operands& o) {
   const int64_t n = head.tokens, d = head.head_dim;
   std::vector<int8_t> bytes(static_cast<size_t>(o.groups * 4));  // one key's
-  for (int64_t i = 0; i < n; ++i)
+  for (int64_t i = 0; i < head.query_count(); ++i)
     quantize_row(head.q + i * head.stride, d, o.groups, reinterpret_cast<int8_t*>(o.queries + i * o.groups), o.query_scale + i,
                  o.query_sum + i);
-  int32_t unused_sum;
   for (int64_t j = 0; j < n; ++j) {
-    quantize_row(head.k + j * head.stride, d, o.groups, bytes.data(), o.key_scale + j, &unused_sum);
+    quantize_row(head.k + j * head.stride, d, o.groups, bytes.data(), o.key_scale + j, nullptr);
     for (int64_t g = 0; g < o.groups; ++g) {
       uint32_t word;
       std::memcpy(&word, bytes.data() + 4 * g, 4);
@@ -189,7 +189,7 @@ TERVIT_AVX512_VNNI void output_rows(const Operands& o, int64_t d, const int16_t*
 }  // namespace
 
 TERVIT_AVX512_VNNI void int8_attention_head_avx512_vnni(const AttentionHead& head, float* out, int64_t out_stride) {
-  const int64_t n = head.tokens, d = head.head_dim;
+  const int64_t n = head.tokens, m = head.query_count(), d = head.head_dim;
   Operands o{};
   o.groups = round_up(d, 4) / 4;
   o.key_cols = round_up(n, kLanes);
@@ -221,8 +221,8 @@ TERVIT_AVX512_VNNI void int8_attention_head_avx512_vnni(const AttentionHead& hea
 
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   const auto top = static_cast<float>(int8_attention_weight_top(n));
-  for (int64_t i0 = 0; i0 < n; i0 += kQueryBlock) {
-    const int64_t rows = std::min(kQueryBlock, n - i0);
+  for (int64_t i0 = 0; i0 < m; i0 += kQueryBlock) {
+    const int64_t rows = std::min(kQueryBlock, m - i0);
     int64_t k0 = 0;
     for (; k0 + kLanes < o.key_cols; k0 += 2 * kLanes) score_block<2>(o, i0, rows, k0, scale, scores);
     if (k0 < o.key_cols) score_block<1>(o, i0, rows, k0, scale, scores);

@@ -52,17 +52,20 @@ class DeiT : public Network {
     for (auto* buffer : {&x, &normed, &attended, &out}) buffer->resize(static_cast<size_t>(tokens * dim));
     embed(image, x.data());
     for (const auto& block : blocks_) {
+      // Only the prefix tokens reach the head(s): after the last block's keys and values, the rest of it runs
+      // on them alone (a token's outputs depend on the others only through attention). Its rows are the ones
+      // a full pass would give.
+      const int64_t rows = &block == &blocks_.back() ? prefix_ : tokens;
       block.norm1.forward(x.data(), tokens, normed.data());
       qkv.resize(static_cast<size_t>(tokens * 3 * dim));
       block.qkv.forward(normed.data(), tokens, qkv.data(), mode_);
-      multi_head_attention(qkv.data(), 1, tokens, a_.num_heads, dim, nullptr, nullptr, attention_, attended.data());
-      block.proj.forward(attended.data(), tokens, out.data(), mode_);
-      kernels::add(out.data(), tokens * dim, x.data());
-      block.norm2.forward(x.data(), tokens, normed.data());
-      block.mlp.forward(normed.data(), tokens, out.data(), qkv, mode_);
-      kernels::add(out.data(), tokens * dim, x.data());
+      multi_head_attention(qkv.data(), 1, tokens, a_.num_heads, dim, nullptr, nullptr, attention_, attended.data(), rows);
+      block.proj.forward(attended.data(), rows, out.data(), mode_);
+      kernels::add(out.data(), rows * dim, x.data());
+      block.norm2.forward(x.data(), rows, normed.data());
+      block.mlp.forward(normed.data(), rows, out.data(), qkv, mode_);
+      kernels::add(out.data(), rows * dim, x.data());
     }
-    // Only the prefix tokens reach the head(s).
     norm_.forward(x.data(), prefix_, normed.data());
     head_.forward(normed.data(), 1, logits, mode_);
     if (a_.distilled) {

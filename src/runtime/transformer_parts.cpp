@@ -58,7 +58,7 @@ std::vector<float> unfold_patches(const float* image, int64_t channels, int64_t 
 }
 
 void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim, const float* bias,
-                          const int* region, kernels::AttentionKernel attention, float* out) {
+                          const int* region, kernels::AttentionKernel attention, float* out, int64_t queries) {
   const int64_t head_dim = dim / heads;
   kernels::parallel_chunks(groups * heads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
@@ -67,6 +67,7 @@ void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int6
       kernels::AttentionHead head{rows + h * head_dim, rows + dim + h * head_dim, rows + 2 * dim + h * head_dim, 3 * dim, tokens, head_dim};
       if (bias != nullptr) head.bias = bias + h * tokens * tokens;
       if (region != nullptr) head.region = region + group * tokens;
+      head.queries = queries;
       attention(head, out + group * tokens * dim + h * head_dim, dim);
     }
   });

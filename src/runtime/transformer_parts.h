@@ -34,8 +34,9 @@ std::vector<float> unfold_patches(const float* image, int64_t channels, int64_t 
 // Attention of every head of every group of `tokens` tokens (a DeiT image, a Swin window) over a qkv buffer
 // of groups x tokens rows of [q | k | v] (each dim = heads x head_dim wide), into out (groups x tokens x dim).
 // bias: per head, tokens x tokens (or null); region: per group, tokens labels (or null): see AttentionHead.
-// Each head runs `attention` (float or int8, int8_attention.h).
+// Each head runs `attention` (float or int8, int8_attention.h). queries > 0: only the first that many tokens'
+// outputs are computed (AttentionHead::queries).
 void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim, const float* bias,
-                          const int* region, kernels::AttentionKernel attention, float* out);
+                          const int* region, kernels::AttentionKernel attention, float* out, int64_t queries = 0);
 
 }  // namespace tervit::runtime

@@ -22,7 +22,9 @@ void add(const float* x, int64_t count, float* y);
 // One head's attention over `tokens` tokens: out[i] = Σ_j softmax_j(q[i]·k[j] · scale + bias[i][j]) v[j].
 // q, k, v and out are rows `stride` floats apart, `head_dim` values each (heads of a qkv buffer read in
 // place). `bias` (tokens x tokens, or null) is added to the scores; where `region` (tokens labels, or null)
-// differs between i and j, -100 is added too (Swin's shifted-window mask).
+// differs between i and j, -100 is added too (Swin's shifted-window mask). `queries` > 0 asks only for the
+// first that many tokens' outputs (every token is still a key and value): DeiT's last block, whose other
+// tokens never reach the head.
 struct AttentionHead {
   const float* q;
   const float* k;
@@ -32,6 +34,8 @@ struct AttentionHead {
   int64_t head_dim;
   const float* bias = nullptr;
   const int* region = nullptr;
+  int64_t queries = 0;
+  int64_t query_count() const { return queries > 0 ? queries : tokens; }
 };
 void attention_head(const AttentionHead& head, float* out, int64_t out_stride);
 
