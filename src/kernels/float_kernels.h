@@ -1,6 +1,6 @@
 #pragma once
 // The kernels behind float_ops.h, each a plain reference and an AVX2 + FMA version of the same signature
-// (as the packed kernels), attention an AVX-512 one too, chosen at run time by what the CPU has.
+// (as the packed kernels), GELU and attention an AVX-512 one too, chosen at run time by what the CPU has.
 #include <cstdint>
 
 #include "tervit/kernels/float_ops.h"
@@ -10,10 +10,13 @@ namespace tervit::kernels {
 // gelu and gelu_backward (float_ops.h), Φ through Abramowitz and Stegun 7.1.26's erf (absolute error below
 // 1.5e-7), the approximation LibTorch's vectorized CPU erf uses as well. Its exp(-x²/2) is also the
 // normal density's, so the gradient costs one exponential too.
+// The AVX-512 versions run the AVX2 ones' operations on 16 lanes and give the same bits.
 void gelu_reference(const float* x, int64_t count, float* y);
 void gelu_avx2(const float* x, int64_t count, float* y);
+void gelu_avx512(const float* x, int64_t count, float* y);
 void gelu_backward_reference(const float* x, const float* grad, int64_t count, float* grad_x);
 void gelu_backward_avx2(const float* x, const float* grad, int64_t count, float* grad_x);
+void gelu_backward_avx512(const float* x, const float* grad, int64_t count, float* grad_x);
 
 // LayerNorm of one row of `dim` values (biased variance, as LibTorch). The reference sums in double; the
 // AVX2 version sums in 8 float lanes, two passes (mean, then squared deviations), as LibTorch's CPU kernel

@@ -92,12 +92,12 @@ void layer_norm(const float* x, int64_t tokens, int64_t dim, const float* weight
 }
 
 void gelu(const float* x, int64_t count, float* y) {
-  const auto kernel = cpu_has_avx2() ? gelu_avx2 : gelu_reference;
+  const auto kernel = cpu_has_avx512() ? gelu_avx512 : cpu_has_avx2() ? gelu_avx2 : gelu_reference;
   parallel_chunks(count, 4096, [&](int64_t begin, int64_t end) { kernel(x + begin, end - begin, y + begin); });
 }
 
 void gelu_backward(const float* x, const float* grad, int64_t count, float* grad_x) {
-  const auto kernel = cpu_has_avx2() ? gelu_backward_avx2 : gelu_backward_reference;
+  const auto kernel = cpu_has_avx512() ? gelu_backward_avx512 : cpu_has_avx2() ? gelu_backward_avx2 : gelu_backward_reference;
   parallel_chunks(count, 4096,
                           [&](int64_t begin, int64_t end) { kernel(x + begin, grad + begin, end - begin, grad_x + begin); });
 }

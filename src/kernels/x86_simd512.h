@@ -24,12 +24,18 @@ TERVIT_AVX512 inline __mmask16 lanes_from(int64_t begin, int64_t count) {
   return left >= kLanes512 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<int64_t>(left, 0)) - 1);
 }
 
-// e^x for x <= 0: the AVX2 kernels' exp_nonpositive on each half, so that every kernel rounds alike.
+// e^x for x <= 0: the AVX2 kernels' exp_nonpositive (x86_simd.h) on 16 lanes, the same operations in the
+// same order, so that every kernel rounds alike (a test compares them bit for bit). Done as two 8-lane
+// halves, it took a quarter longer.
 TERVIT_AVX512 inline __m512 exp_nonpositive(__m512 x) {
-  const __m512d halves = _mm512_castps_pd(x);
-  const __m256 low = exp_nonpositive(_mm256_castpd_ps(_mm512_castpd512_pd256(halves)));
-  const __m256 high = exp_nonpositive(_mm256_castpd_ps(_mm512_extractf64x4_pd(halves, 1)));
-  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(low)), _mm256_castps_pd(high), 1));
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  for (const float c : {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f}) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+  const __m512i exponent = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
 }
 
 // vpdpbusd (acc += Σ of 4 u8 · s8 products per lane) and vpdpwssd (2 s16 · s16), accumulating in place.
