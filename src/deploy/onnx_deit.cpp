@@ -27,8 +27,13 @@ std::string deit_graph(OnnxLayers& layers, const models::DeiTOptions& o, const s
 
   for (int64_t i = 0; i < o.depth(); ++i) {
     const std::string p = "blocks." + std::to_string(i);
-    const auto attended = layers.attention(layers.layer_norm(x, p + ".norm1", kViTNormEps), p + ".attn", o.num_heads(), dim, tokens, "", "", 0);
+    // Only the prefix tokens reach the head(s): past its keys and values, the last block runs on them alone,
+    // as the models and tervit-run do (a runtime would otherwise compute 196 rows that nothing reads).
+    const int64_t queries = i + 1 == o.depth() ? prefix : 0;
+    const auto attended =
+        layers.attention(layers.layer_norm(x, p + ".norm1", kViTNormEps), p + ".attn", o.num_heads(), dim, tokens, "", "", 0, queries);
     graph.set_scope(p);
+    if (queries > 0) x = graph.node("Slice", {x, graph.int64s({0}), graph.int64s({queries}), graph.int64s({1})});
     x = graph.node("Add", {x, attended});
     const auto mlp = layers.mlp(layers.layer_norm(x, p + ".norm2", kViTNormEps), p + ".mlp");
     graph.set_scope(p);

@@ -45,7 +45,7 @@ std::string OnnxLayers::mlp(const std::string& x, const std::string& prefix) {
 }
 
 std::string OnnxLayers::attention(const std::string& x, const std::string& prefix, int64_t heads, int64_t dim, int64_t tokens,
-                                  const std::string& bias, const std::string& mask, int64_t mask_groups) {
+                                  const std::string& bias, const std::string& mask, int64_t mask_groups, int64_t queries) {
   const int64_t head_dim = dim / heads;
   const auto qkv = linear(x, prefix + ".qkv");
   graph_.set_scope(prefix);
@@ -53,7 +53,9 @@ std::string OnnxLayers::attention(const std::string& x, const std::string& prefi
   const auto split = graph_.node("Transpose", {graph_.node("Reshape", {qkv, graph_.int64s({-1, tokens, 3, heads, head_dim})})},
                                  {{"perm", std::vector<int64_t>{2, 0, 3, 1, 4}}});
   const auto part = [&](int64_t i) { return graph_.node("Gather", {split, graph_.int64_scalar(i)}, {{"axis", int64_t{0}}}); };
-  const auto q = graph_.node("Mul", {part(0), graph_.float_scalar(static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim))))});
+  auto q = part(0);
+  if (queries > 0) q = graph_.node("Slice", {q, graph_.int64s({0}), graph_.int64s({queries}), graph_.int64s({2})});
+  q = graph_.node("Mul", {q, graph_.float_scalar(static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim))))});
   const auto k_t = graph_.node("Transpose", {part(1)}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
   auto scores = graph_.node("MatMul", {q, k_t});
   if (!bias.empty()) scores = graph_.node("Add", {scores, bias});
@@ -64,7 +66,7 @@ std::string OnnxLayers::attention(const std::string& x, const std::string& prefi
   const auto probabilities = graph_.node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   const auto attended = graph_.node("MatMul", {probabilities, part(2)});  // [groups, heads, tokens, head_dim]
   const auto merged = graph_.node("Reshape", {graph_.node("Transpose", {attended}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}}),
-                                              graph_.int64s({-1, tokens, dim})});
+                                              graph_.int64s({-1, queries > 0 ? queries : tokens, dim})});
   return linear(merged, prefix + ".proj");
 }
 

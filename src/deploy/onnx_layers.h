@@ -24,9 +24,10 @@ class OnnxLayers {
   // Attention of `prefix` (qkv, proj) within groups of `tokens` consecutive tokens of x [..., dim] (a
   // DeiT image, a Swin window): returns [groups, tokens, dim]. bias: added to the scores, broadcast to
   // [groups, heads, tokens, tokens] (empty: none); mask: [mask_groups, 1, tokens, tokens], the group g
-  // taking mask g % mask_groups (empty: none).
+  // taking mask g % mask_groups (empty: none). queries > 0: only the first that many tokens of each group
+  // ask (every token is still a key and value), and the result is [groups, queries, dim].
   std::string attention(const std::string& x, const std::string& prefix, int64_t heads, int64_t dim, int64_t tokens,
-                        const std::string& bias, const std::string& mask, int64_t mask_groups);
+                        const std::string& bias, const std::string& mask, int64_t mask_groups, int64_t queries = 0);
   // images [batch, channels, side, side] -> [batch, (side/patch)², channels·patch²], each patch's values
   // in a conv weight's order, for the patch embedding's linear.
   std::string unfold_patches(const std::string& images, int64_t channels, int64_t side, int64_t patch);
