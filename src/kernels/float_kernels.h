@@ -2,6 +2,7 @@
 // The kernels behind float_ops.h, each a plain reference and an AVX2 + FMA version of the same signature
 // (as the packed kernels), GELU and attention an AVX-512 one too, chosen at run time by what the CPU has.
 #include <cstdint>
+#include <iterator>
 
 #include "tervit/kernels/float_ops.h"
 
@@ -32,6 +33,13 @@ void softmax_avx2(float* scores, int64_t count);
 void attention_head_reference(const AttentionHead& head, float* out, int64_t out_stride);
 void attention_head_avx2(const AttentionHead& head, float* out, int64_t out_stride);
 void attention_head_avx512(const AttentionHead& head, float* out, int64_t out_stride);
+
+// Abramowitz and Stegun 7.1.26: erf(z) ≈ 1 - t · P(t) · e^(-z²) for z >= 0, t = 1 / (1 + p · z), P's
+// coefficients from the highest power down. Every GELU kernel reads them here.
+constexpr float kErfP = 0.3275911f;
+constexpr float kErfPolynomial[] = {1.061405429f, -1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f};
+// 1 / √2, erf's argument for Φ(x) = (1 + erf(x / √2)) / 2.
+constexpr float kInvSqrt2 = 0.70710678f;
 
 // 1 / √(2π), the standard normal density at 0.
 constexpr float kInvSqrt2Pi = 0.398942280f;

@@ -17,11 +17,11 @@ namespace {
 struct NormalCdf {
   float cdf, gaussian;
   explicit NormalCdf(float x) {
-    constexpr float kP = 0.3275911f, kA1 = 0.254829592f, kA2 = -0.284496736f, kA3 = 1.421413741f, kA4 = -1.453152027f,
-                    kA5 = 1.061405429f;
-    const float scaled = x * 0.70710678f, z = std::abs(scaled);
-    const float t = 1.0f / (1.0f + kP * z);
-    const float poly = t * (kA1 + t * (kA2 + t * (kA3 + t * (kA4 + t * kA5))));
+    const float scaled = x * kInvSqrt2, z = std::abs(scaled);
+    const float t = 1.0f / (1.0f + kErfP * z);
+    float poly = kErfPolynomial[0];
+    for (size_t i = 1; i < std::size(kErfPolynomial); ++i) poly = kErfPolynomial[i] + t * poly;
+    poly *= t;
     gaussian = std::exp(-z * z);
     const float erf_abs = 1.0f - poly * gaussian;
     cdf = 0.5f * (1.0f + (scaled < 0 ? -erf_abs : erf_abs));

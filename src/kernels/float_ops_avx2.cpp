@@ -53,11 +53,11 @@ TERVIT_AVX2 inline void multiply_tile(const float* a, int64_t a_stride, const fl
 // Φ(v) (in cdf) and exp(-v²/2) (in gaussian) for 8 values, as the reference's NormalCdf.
 TERVIT_AVX2 inline void normal_cdf(__m256 v, __m256& cdf, __m256& gaussian) {
   const __m256 one = _mm256_set1_ps(1.0f), sign_bit = _mm256_set1_ps(-0.0f);
-  const __m256 scaled = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678f));
+  const __m256 scaled = _mm256_mul_ps(v, _mm256_set1_ps(kInvSqrt2));
   const __m256 z = _mm256_andnot_ps(sign_bit, scaled);
-  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), z, one));
-  __m256 poly = _mm256_set1_ps(1.061405429f);
-  for (const float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f}) poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(c));
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(kErfP), z, one));
+  __m256 poly = _mm256_set1_ps(kErfPolynomial[0]);
+  for (size_t i = 1; i < std::size(kErfPolynomial); ++i) poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(kErfPolynomial[i]));
   poly = _mm256_mul_ps(poly, t);
   gaussian = x86::exp_nonpositive(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z));
   const __m256 erf_abs = _mm256_fnmadd_ps(poly, gaussian, one);

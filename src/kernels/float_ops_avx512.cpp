@@ -77,11 +77,11 @@ TERVIT_AVX512 void multiply_rows(const float* a, int64_t a_stride, const float* 
 // Φ(v) (in cdf) and exp(-v²/2) (in gaussian) for 16 values: normal_cdf of float_ops_avx2.cpp on 16 lanes.
 TERVIT_AVX512 inline void normal_cdf(__m512 v, __m512& cdf, __m512& gaussian) {
   const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 scaled = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678f));
+  const __m512 scaled = _mm512_mul_ps(v, _mm512_set1_ps(kInvSqrt2));
   const __m512 z = _mm512_abs_ps(scaled);
-  const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), z, one));
-  __m512 poly = _mm512_set1_ps(1.061405429f);
-  for (const float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f}) poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(c));
+  const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(kErfP), z, one));
+  __m512 poly = _mm512_set1_ps(kErfPolynomial[0]);
+  for (size_t i = 1; i < std::size(kErfPolynomial); ++i) poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kErfPolynomial[i]));
   poly = _mm512_mul_ps(poly, t);
   gaussian = x86::exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z));
   const __m512 erf_abs = _mm512_fnmadd_ps(poly, gaussian, one);
