@@ -60,7 +60,7 @@ torch::Tensor run_int8(Int8Kernel kernel, const PackedTernaryMatrix& w, const Qu
 const std::vector<std::tuple<int64_t, int64_t, int64_t>>& shapes() {
   static const std::vector<std::tuple<int64_t, int64_t, int64_t>> all{
       {1, 1, 1},   {3, 5, 2},      {7, 128, 5},   {33, 200, 9},   {64, 384, 13}, {17, 3072, 4},
-      {96, 48, 7}, {5, 1536, 130}, {9, 300, 3},   {40, 200, 37},  {96, 48, 64}};
+      {96, 48, 7}, {5, 1536, 130}, {9, 300, 3},   {40, 200, 37},  {96, 48, 64}, {70, 3072, 47}};
   return all;
 }
 
@@ -177,19 +177,24 @@ TEST_CASE("The int8 kernels compute the same integer sums", "[deploy]") {
       if (cpu_has_avx512_vnni()) CHECK(torch::equal(run_int8(int8_kernel_avx512_vnni, c.matrix, tokens_in), expected));
     }
   }
-  // Extreme values: every activation ±127 against every weight ±1 (the int16 partial sums' worst case).
-  auto c = random_case(4, 3072, false);
-  c.matrix = pack_matrix(torch::ones({4, 3072}, torch::kInt8).data_ptr<int8_t>(), 4, 3072);
-  c.matrix.alpha.assign(4, 1.0f);
-  const auto x = torch::ones({2, 3072});
-  auto q = quantize_tokens(x.data_ptr<float>(), 2, 3072);
-  q.scale.assign(2, 1.0f);
-  CHECK(torch::equal(run_int8(int8_kernel_reference, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
-  if (cpu_has_avx2()) CHECK(torch::equal(run_int8(int8_kernel_avx2, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
-  if (cpu_has_avx512_vnni())
-    CHECK(torch::equal(run_int8(int8_kernel_avx512_vnni, c.matrix, q), torch::full({2, 4}, 127.0f * 3072)));
-  else
-    WARN("this CPU has no AVX-512 VNNI: its int8 kernel was not compared");
+  // Extreme values: every activation ±127 against every weight ±1 (the int16 partial sums' worst case),
+  // for 2 tokens and for 40 (the AVX-512 kernel's interleaved tiles, whose sums start at a float's bits).
+  for (const int64_t tokens : {2, 40}) {
+    CAPTURE(tokens);
+    auto c = random_case(4, 3072, false);
+    c.matrix = pack_matrix(torch::ones({4, 3072}, torch::kInt8).data_ptr<int8_t>(), 4, 3072);
+    c.matrix.alpha.assign(4, 1.0f);
+    const auto x = torch::ones({tokens, 3072});
+    auto q = quantize_tokens(x.data_ptr<float>(), tokens, 3072);
+    q.scale.assign(tokens, 1.0f);
+    const auto expected = torch::full({tokens, 4}, 127.0f * 3072);
+    CHECK(torch::equal(run_int8(int8_kernel_reference, c.matrix, q), expected));
+    if (cpu_has_avx2()) CHECK(torch::equal(run_int8(int8_kernel_avx2, c.matrix, q), expected));
+    if (cpu_has_avx512_vnni())
+      CHECK(torch::equal(run_int8(int8_kernel_avx512_vnni, c.matrix, q), expected));
+    else
+      WARN("this CPU has no AVX-512 VNNI: its int8 kernel was not compared");
+  }
 }
 
 TEST_CASE("A packed layer splits its rows, or its many tokens, across threads and gives the single-threaded result",

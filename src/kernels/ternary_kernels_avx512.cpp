@@ -1,8 +1,8 @@
 // The int8 kernel on AVX-512 VNNI, on 512-bit vectors. vpdpbusd multiplies 4 unsigned codes by 4 signed
 // activations and adds their sum into an int32 lane in one instruction, where AVX2 needs maddubs, an
 // int16 add and a widening step. Rows' codes are decoded to bytes once per chunk of tokens, so the inner
-// loops only load and multiply. Two tilings, by width:
-// - rows up to 1024 columns, given at least 32 tokens: 32 rows x 8 tokens, the codes of each 16 rows
+// loops only load and multiply. Two tilings:
+// - at least 32 tokens (and rows up to 4096 columns): 32 rows x 8 tokens, the codes of each 16 rows
 //   interleaved (lane l holds 4 consecutive codes of row l) against the token's 4 activations
 //   broadcast, so each lane is one output and needs no reduction, which costs as much as the products
 //   when rows are short;
@@ -29,13 +29,15 @@ constexpr int64_t kTokenTile = 4;
 constexpr int64_t kTile = kRowTile * kTokenTile;  // accumulators, index j * kTokenTile + t
 
 // The interleaved tiling: 32 rows (two vectors of 16, one int32 lane per row) x 8 tokens per tile, so
-// that each broadcast activation feeds two products; used up to this padded width (wider rows went
-// faster through the 4 x 4 tiles).
+// that each broadcast activation feeds two products; used up to this padded width (the widest rows of
+// the models, swin_base's fc2), with chunks of tokens as large as L2 holds beside the 32 rows' codes,
+// which are decoded once per chunk.
 constexpr int64_t kLanes = 16;
 constexpr int64_t kNarrowVectors = 2;
 constexpr int64_t kNarrowRowTile = kNarrowVectors * kLanes;
 constexpr int64_t kNarrowTokenTile = 8;
-constexpr int64_t kNarrowMaxCols = 1024;
+constexpr int64_t kNarrowMaxCols = 4096;
+constexpr int64_t kNarrowChunkBytes = 512 * 1024;
 
 // Row `row`'s codes (t + 1, one byte each, padded_cols of them) at out.
 TERVIT_AVX512_VNNI void decode_row(const PackedTernaryMatrix& w, int64_t row, uint8_t* out) {
@@ -122,69 +124,117 @@ TERVIT_AVX512_VNNI void wide_tiles(const PackedTernaryMatrix& w, const Quantized
   }
 }
 
-// One narrow tile: the 32 rows whose interleaved codes are at `codes` against tokens [n, n + 8) (the last
-// of the chunk repeated where it ends sooner). y points at the tile's first output. A whole tile (every
-// row and token real) stores from registers without masks. A partial one goes through memory, since
-// indexing the accumulators by a run-time count would keep them there in the loop. Separate instances
-// keep GCC from copying the accumulators around each vpdpbusd, as it does when one loop feeds both
-// (together 10% of this kernel at 48 columns).
-template <bool kWhole>
-TERVIT_AVX512_VNNI inline void narrow_tile(const uint8_t* codes, int64_t used_groups, const QuantizedTokens& q, int64_t n,
-                                           int64_t chunk_end, const RowTile<kNarrowRowTile>& tile, const __mmask16* store_mask,
-                                           float* y, int64_t rows) {
+// One narrow tile: the 32 rows whose interleaved codes are at `codes` against the kTokens tokens from n.
+// y points at the tile's first output; rows past the matrix's (a short last row tile) are not stored.
+// Each token count is its own instance, its accumulators in registers: GCC copies them around each
+// vpdpbusd when one loop serves several counts (10% of this kernel at 48 columns).
+template <int64_t kTokens, bool kWholeRows>
+TERVIT_AVX512_VNNI __attribute__((noinline)) void narrow_tile(const uint8_t* codes, int64_t used_groups, const QuantizedTokens& q,
+                                                              int64_t n, const RowTile<kNarrowRowTile>& tile,
+                                                              const __mmask16* store_mask, float* y, int64_t rows) {
   constexpr int64_t kGroupBytes = kNarrowRowTile * 4;
-  int64_t token[kNarrowTokenTile];
-  for (int64_t t = 0; t < kNarrowTokenTile; ++t) token[t] = kWhole ? n + t : std::min(n + t, chunk_end - 1);
-  __m512i sum[kNarrowVectors][kNarrowTokenTile];
-  for (int64_t t = 0; t < kNarrowTokenTile; ++t)
-    for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = _mm512_set1_epi32(kIntegerMagicBits - q.sum[token[t]]);
+  const int8_t* values = q.values.data() + n * q.stride;
+  const float* scale = q.scale.data() + n;
+  __m512i sum[kNarrowVectors][kTokens];
+  for (int64_t t = 0; t < kTokens; ++t)
+    for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = _mm512_set1_epi32(kIntegerMagicBits - q.sum[n + t]);
   for (int64_t kg = 0; kg < used_groups; ++kg) {
     __m512i c[kNarrowVectors];
     for (int64_t v = 0; v < kNarrowVectors; ++v) c[v] = _mm512_loadu_si512(codes + kg * kGroupBytes + 64 * v);
-    for (int64_t t = 0; t < kNarrowTokenTile; ++t) {
+    for (int64_t t = 0; t < kTokens; ++t) {
       int32_t four;
-      std::memcpy(&four, q.values.data() + token[t] * q.stride + 4 * kg, 4);
+      std::memcpy(&four, values + t * q.stride + 4 * kg, 4);
       const __m512i a = _mm512_set1_epi32(four);
       for (int64_t v = 0; v < kNarrowVectors; ++v) sum[v][t] = x86::dpbusd(sum[v][t], c[v], a);
     }
   }
-  if (kWhole) {
-    for (int64_t t = 0; t < kNarrowTokenTile; ++t)
-      for (int64_t v = 0; v < kNarrowVectors; ++v)
-        _mm512_storeu_ps(y + t * rows + v * kLanes, outputs16(sum[v][t], q.scale[n + t], tile.alpha + v * kLanes, tile.bias + v * kLanes));
-    return;
+  // Unrolled: a loop would index the accumulators at run time, which keeps them in memory.
+#pragma GCC unroll 8
+  for (int64_t t = 0; t < kTokens; ++t)
+#pragma GCC unroll 2
+    for (int64_t v = 0; v < kNarrowVectors; ++v) {
+      const __m512 out = outputs16(sum[v][t], scale[t], tile.alpha + v * kLanes, tile.bias + v * kLanes);
+      if (kWholeRows)
+        _mm512_storeu_ps(y + t * rows + v * kLanes, out);
+      else
+        _mm512_mask_storeu_ps(y + t * rows + v * kLanes, store_mask[v], out);
+    }
+}
+
+// A row tile against tokens [begin, end): tiles of 8 tokens, then the last 0-7 as a tile of 4 and single
+// tokens (tiles of 8 repeating the last token multiply 56 tokens at 49, Swin's last stage at batch 1).
+// y points at the row tile's first output of token 0.
+template <bool kWholeRows>
+TERVIT_AVX512_VNNI void narrow_token_tiles(const uint8_t* codes, int64_t used_groups, const QuantizedTokens& q, int64_t begin,
+                                           int64_t end, const RowTile<kNarrowRowTile>& tile, const __mmask16* store_mask,
+                                           float* y, int64_t rows) {
+  int64_t n = begin;
+  for (; n + kNarrowTokenTile <= end; n += kNarrowTokenTile)
+    narrow_tile<kNarrowTokenTile, kWholeRows>(codes, used_groups, q, n, tile, store_mask, y + n * rows, rows);
+  if (n + 4 <= end) {
+    narrow_tile<4, kWholeRows>(codes, used_groups, q, n, tile, store_mask, y + n * rows, rows);
+    n += 4;
   }
-  alignas(64) int32_t sums[kNarrowVectors][kNarrowTokenTile][kLanes];
-  for (int64_t v = 0; v < kNarrowVectors; ++v)
-    for (int64_t t = 0; t < kNarrowTokenTile; ++t) _mm512_store_si512(sums[v][t], sum[v][t]);
-  for (int64_t t = 0; t < std::min(kNarrowTokenTile, chunk_end - n); ++t)
-    for (int64_t v = 0; v < kNarrowVectors; ++v)
-      _mm512_mask_storeu_ps(y + t * rows + v * kLanes, store_mask[v],
-                            outputs16(_mm512_load_si512(sums[v][t]), q.scale[n + t], tile.alpha + v * kLanes, tile.bias + v * kLanes));
+  for (; n < end; ++n) narrow_tile<1, kWholeRows>(codes, used_groups, q, n, tile, store_mask, y + n * rows, rows);
+}
+
+// The codes of 16 rows as a narrow tile holds them: for each group of 4 columns, 64 bytes with row l's
+// 4 codes at 4l; group g at out + g · group_bytes. Each block's field holds 32 consecutive codes of a row
+// (8 groups); two rows share a vector (row k and k + 8 in its halves), and an 8 x 8 transpose of 32-bit
+// lanes in each half turns the 16 rows' 8 groups into the 8 groups' 16 rows. Copying each row's groups
+// into place one by one took a tenth of the kernel's time.
+TERVIT_AVX512_VNNI void interleave_rows16(const PackedTernaryMatrix& w, const int64_t* rows, uint8_t* out, int64_t group_bytes) {
+  constexpr int64_t kGroupsPerField = 8;
+  const __m512i three = _mm512_set1_epi8(3);
+  // Final step: 128-bit quarters 0 and 2 of a and b (rows 0-3, 4-7, 8-11, 12-15 of the low groups), or
+  // quarters 1 and 3 (the high groups).
+  const __m512i low_groups = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+  const __m512i high_groups = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+  for (int64_t b = 0; b < w.blocks_per_row(); ++b) {
+    __m512i packed[8];
+    for (int64_t k = 0; k < 8; ++k) {
+      const auto* low = reinterpret_cast<const __m256i*>(w.row(rows[k])[b].codes);
+      const auto* high = reinterpret_cast<const __m256i*>(w.row(rows[k + 8])[b].codes);
+      packed[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(low)), _mm256_loadu_si256(high), 1);
+    }
+    for (int64_t field = 0; field < 4; ++field) {
+      const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(2 * field));
+      __m512i z[8], pairs[8], quads[8];
+      for (int64_t k = 0; k < 8; ++k) z[k] = _mm512_and_si512(_mm512_srl_epi16(packed[k], shift), three);
+      for (int64_t k = 0; k < 8; k += 2) {
+        pairs[k] = _mm512_unpacklo_epi32(z[k], z[k + 1]);
+        pairs[k + 1] = _mm512_unpackhi_epi32(z[k], z[k + 1]);
+      }
+      // quads[4h + i]: group i (low quarters) and i + 4 (high quarters) of rows 4h .. 4h + 3 and 4h + 8 ..
+      for (int64_t h = 0; h < 2; ++h) {
+        quads[4 * h + 0] = _mm512_unpacklo_epi64(pairs[4 * h], pairs[4 * h + 2]);
+        quads[4 * h + 1] = _mm512_unpackhi_epi64(pairs[4 * h], pairs[4 * h + 2]);
+        quads[4 * h + 2] = _mm512_unpacklo_epi64(pairs[4 * h + 1], pairs[4 * h + 3]);
+        quads[4 * h + 3] = _mm512_unpackhi_epi64(pairs[4 * h + 1], pairs[4 * h + 3]);
+      }
+      uint8_t* group = out + (b * Block2Bit::kTrits / 4 + field * kGroupsPerField) * group_bytes;
+      for (int64_t i = 0; i < 4; ++i) {
+        _mm512_storeu_si512(group + i * group_bytes, _mm512_permutex2var_epi64(quads[i], low_groups, quads[4 + i]));
+        _mm512_storeu_si512(group + (i + 4) * group_bytes, _mm512_permutex2var_epi64(quads[i], high_groups, quads[4 + i]));
+      }
+    }
+  }
 }
 
 TERVIT_AVX512_VNNI void narrow_tiles(const PackedTernaryMatrix& w, const QuantizedTokens& q, int64_t chunk_begin, int64_t chunk_end,
-                                     int64_t row_begin, int64_t row_end, uint8_t* codes, uint8_t* row_bytes, float* y) {
+                                     int64_t row_begin, int64_t row_end, uint8_t* codes, float* y) {
   const int64_t used_groups = (w.cols + 3) / 4;  // 4 columns per lane and step
   constexpr int64_t kGroupBytes = kNarrowRowTile * 4;
   for (int64_t r = row_begin; r < row_end; r += kNarrowRowTile) {
     const RowTile<kNarrowRowTile> tile(w, r, row_end);
-    for (int64_t row = 0; row < kNarrowRowTile; ++row) {
-      decode_row(w, tile.rows[row], row_bytes);
-      uint8_t* lane = codes + row / kLanes * 64 + row % kLanes * 4;
-      for (int64_t kg = 0; kg < used_groups; ++kg) std::memcpy(lane + kg * kGroupBytes, row_bytes + kg * 4, 4);
-    }
+    for (int64_t v = 0; v < kNarrowVectors; ++v) interleave_rows16(w, tile.rows + v * kLanes, codes + v * 64, kGroupBytes);
     __mmask16 store_mask[kNarrowVectors];
     for (int64_t v = 0; v < kNarrowVectors; ++v)
       store_mask[v] = static_cast<__mmask16>(first_lanes(row_end - r - v * kLanes, kLanes));
-    const bool whole_rows = row_end - r >= kNarrowRowTile;
-    for (int64_t n = chunk_begin; n < chunk_end; n += kNarrowTokenTile) {
-      float* out = y + n * w.rows + r;
-      if (whole_rows && n + kNarrowTokenTile <= chunk_end)
-        narrow_tile<true>(codes, used_groups, q, n, chunk_end, tile, store_mask, out, w.rows);
-      else
-        narrow_tile<false>(codes, used_groups, q, n, chunk_end, tile, store_mask, out, w.rows);
-    }
+    if (row_end - r >= kNarrowRowTile)
+      narrow_token_tiles<true>(codes, used_groups, q, chunk_begin, chunk_end, tile, store_mask, y + r, w.rows);
+    else
+      narrow_token_tiles<false>(codes, used_groups, q, chunk_begin, chunk_end, tile, store_mask, y + r, w.rows);
   }
 }
 
@@ -343,13 +393,13 @@ TERVIT_AVX512_VNNI void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, co
   }
   const int64_t padded = w.padded_cols();
   const bool narrow = padded <= kNarrowMaxCols && q.tokens >= 4 * kNarrowTokenTile;
-  std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // 4 rows, or 32 of <= 1024 columns
-  std::vector<uint8_t> row_bytes(static_cast<size_t>(padded));
-  const int64_t chunk = x86::chunk_tokens(q.stride, kNarrowTokenTile);
+  std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // 4 rows, or 32 of <= 4096 columns
+  const int64_t chunk =
+      narrow ? x86::chunk_tokens(q.stride, kNarrowTokenTile, kNarrowChunkBytes) : x86::chunk_tokens(q.stride, kNarrowTokenTile);
   for (int64_t chunk_begin = 0; chunk_begin < q.tokens; chunk_begin += chunk) {
     const int64_t chunk_end = std::min(q.tokens, chunk_begin + chunk);
     if (narrow)
-      narrow_tiles(w, q, chunk_begin, chunk_end, row_begin, row_end, codes.data(), row_bytes.data(), y);
+      narrow_tiles(w, q, chunk_begin, chunk_end, row_begin, row_end, codes.data(), y);
     else
       wide_tiles(w, q, chunk_begin, chunk_end, row_begin, row_end, codes.data(), y);
   }

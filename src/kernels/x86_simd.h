@@ -15,9 +15,10 @@
 
 namespace tervit::kernels::x86 {
 
-// Tokens per chunk, a multiple of `tile`: about 128 KB of activations, which L2 holds while the rows pass.
-inline int64_t chunk_tokens(int64_t bytes_per_token, int64_t tile) {
-  return std::max<int64_t>(tile, 131072 / std::max<int64_t>(bytes_per_token, 1) / tile * tile);
+// Tokens per chunk, a multiple of `tile`: about `budget` bytes of activations (by default 128 KB), which
+// L2 holds while the rows pass.
+inline int64_t chunk_tokens(int64_t bytes_per_token, int64_t tile, int64_t budget = 131072) {
+  return std::max<int64_t>(tile, budget / std::max<int64_t>(bytes_per_token, 1) / tile * tile);
 }
 
 // e^x for x <= 0: 2^n · e^r with |r| <= ln2/2 and a degree-6 polynomial (relative error about 2e-7). Below
