@@ -211,10 +211,10 @@ TEST_CASE("A packed layer splits its rows, or its many tokens, across threads an
   });
   CHECK(seen.size() == 2);
 
-  // 6 tokens: the threads take rows; 150: in int8 mode they take tokens (at least 64 each). Both products
+  // 6 tokens: the threads take rows; 600: in int8 mode they take tokens (at least 256 each). Both products
   // are large enough for two threads in int8 mode (at least 2^17 multiply-adds each).
   const auto c = random_case(301, 200, true);
-  const int64_t per_image = GENERATE(3, 75);
+  const int64_t per_image = GENERATE(3, 300);
   const auto x = torch::randn({2, per_image, 200});
   const auto mode = GENERATE(PackedMode::kExact, PackedMode::kInt8);
   CAPTURE(per_image, packed_mode_names().name(mode));
