@@ -11,20 +11,6 @@
 
 namespace tervit::kernels {
 
-namespace {
-
-// `count` values `step` apart, quantized by their absmax (with the token quantizers' 1e-5 floor and
-// rounding) into values[i · value_step]; returns the scale that maps them back.
-float quantize_run(const float* x, int64_t count, int64_t step, int8_t* values, int64_t value_step) {
-  float absmax = 0;
-  for (int64_t i = 0; i < count; ++i) absmax = std::max(absmax, std::abs(x[i * step]));
-  const float to_int = 127.0f / std::max(absmax, 1e-5f);
-  for (int64_t i = 0; i < count; ++i) values[i * value_step] = quantize_value(x[i * step], to_int);
-  return 1.0f / to_int;
-}
-
-}  // namespace
-
 const NameTable<AttentionPrecision>& attention_precision_names() {
   static const NameTable<AttentionPrecision> table{{"float", AttentionPrecision::kFloat}, {"int8", AttentionPrecision::kInt8}};
   return table;
@@ -40,9 +26,9 @@ void int8_attention_head_reference(const AttentionHead& head, float* out, int64_
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   std::vector<int8_t> q(static_cast<size_t>(m * d)), k(static_cast<size_t>(n * d)), v(k.size());
   std::vector<float> q_scale(static_cast<size_t>(m)), k_scale(static_cast<size_t>(n)), v_scale(static_cast<size_t>(d));
-  for (int64_t i = 0; i < m; ++i) q_scale[i] = quantize_run(head.q + i * head.stride, d, 1, &q[i * d], 1);
-  for (int64_t j = 0; j < n; ++j) k_scale[j] = quantize_run(head.k + j * head.stride, d, 1, &k[j * d], 1);
-  for (int64_t c = 0; c < d; ++c) v_scale[c] = quantize_run(head.v + c, n, head.stride, &v[c], d);
+  for (int64_t i = 0; i < m; ++i) q_scale[i] = quantize_run_reference(head.q + i * head.stride, d, 1, &q[i * d], 1);
+  for (int64_t j = 0; j < n; ++j) k_scale[j] = quantize_run_reference(head.k + j * head.stride, d, 1, &k[j * d], 1);
+  for (int64_t c = 0; c < d; ++c) v_scale[c] = quantize_run_reference(head.v + c, n, head.stride, &v[c], d);
   const auto top = static_cast<float>(int8_attention_weight_top(n));
   std::vector<float> scores(static_cast<size_t>(n));
   std::vector<int32_t> weights(static_cast<size_t>(n));

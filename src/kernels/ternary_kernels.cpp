@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "tervit/kernels/parallel_chunks.h"
 #include "tervit/core/cpu_environment.h"
@@ -38,23 +39,22 @@ void exact_kernel_reference(const PackedTernaryMatrix& w, const float* x, int64_
   }
 }
 
+float quantize_run_reference(const float* x, int64_t count, int64_t step, int8_t* values, int64_t value_step) {
+  float absmax = 0;
+  for (int64_t i = 0; i < count; ++i) absmax = std::max(absmax, std::abs(x[i * step]));
+  // As quant::AbsmaxTokenQuantizer: the 1e-5 floor keeps an all-zero token finite.
+  const float to_int = 127.0f / std::max(absmax, 1e-5f);
+  for (int64_t i = 0; i < count; ++i) values[i * value_step] = quantize_value(x[i * step], to_int);
+  return 1.0f / to_int;
+}
+
 void quantize_tokens_reference(const float* x, int64_t tokens, int64_t cols, int64_t stride, int8_t* values, float* scale,
                                int32_t* sum) {
   for (int64_t n = 0; n < tokens; ++n) {
-    const float* token = x + n * cols;
-    float absmax = 0;
-    for (int64_t k = 0; k < cols; ++k) absmax = std::max(absmax, std::abs(token[k]));
-    // As quant::AbsmaxTokenQuantizer: the 1e-5 floor keeps an all-zero token finite.
-    const float to_int = 127.0f / std::max(absmax, 1e-5f);
     int8_t* row = values + n * stride;
-    int32_t total = 0;
-    for (int64_t k = 0; k < cols; ++k) {
-      row[k] = quantize_value(token[k], to_int);
-      total += row[k];
-    }
+    scale[n] = quantize_run_reference(x + n * cols, cols, 1, row, 1);
+    sum[n] = std::accumulate(row, row + cols, int32_t{0});
     std::fill(row + cols, row + quantized_stride(cols), int8_t{0});
-    scale[n] = 1.0f / to_int;
-    sum[n] = total;
   }
 }
 

@@ -51,6 +51,10 @@ inline int8_t quantize_value(float x, float to_int) {
   const float value = std::clamp(x * to_int, -127.0f, 127.0f);
   return static_cast<int8_t>((value + kIntegerMagic) - kIntegerMagic);
 }
+// One run of `count` activations x[i · step] quantized by its absmax into values[i · value_step], each as
+// quantize_value rounds it; returns the run's scale (x ≈ q · scale). The reference quantizers of tokens
+// and of attention's operands (whose value channels are strided columns) share it.
+float quantize_run_reference(const float* x, int64_t count, int64_t step, int8_t* values, int64_t value_step);
 // A run of tokens (x: tokens x cols, row-major): row n at values + n · stride, its values in [0, cols) and
 // zeros in [cols, quantized_stride(cols)) (bytes past that are left alone; stride is at least that), its
 // scale and Σ values at scale[n] and sum[n].
