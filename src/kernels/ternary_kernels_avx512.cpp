@@ -127,7 +127,9 @@ TERVIT_AVX512_VNNI void wide_tiles(const PackedTernaryMatrix& w, const Quantized
 // One narrow tile: the 32 rows whose interleaved codes are at `codes` against the kTokens tokens from n.
 // y points at the tile's first output; rows past the matrix's (a short last row tile) are not stored.
 // Each token count is its own instance, its accumulators in registers: GCC copies them around each
-// vpdpbusd when one loop serves several counts (10% of this kernel at 48 columns).
+// vpdpbusd when one loop serves several counts (10% of this kernel at 48 columns). Not inlined: inlined,
+// GCC kept the tile's α, bias and constants in registers across the token loop and spilled an
+// accumulator inside the inner loop.
 template <int64_t kTokens, bool kWholeRows>
 TERVIT_AVX512_VNNI __attribute__((noinline)) void narrow_tile(const uint8_t* codes, int64_t used_groups, const QuantizedTokens& q,
                                                               int64_t n, const RowTile<kNarrowRowTile>& tile,
@@ -190,11 +192,13 @@ TERVIT_AVX512_VNNI void interleave_rows16(const PackedTernaryMatrix& w, const in
   // quarters 1 and 3 (the high groups).
   const __m512i low_groups = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
   const __m512i high_groups = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+  const Block2Bit* row_blocks[kLanes];
+  for (int64_t l = 0; l < kLanes; ++l) row_blocks[l] = w.row(rows[l]);
   for (int64_t b = 0; b < w.blocks_per_row(); ++b) {
     __m512i packed[8];
     for (int64_t k = 0; k < 8; ++k) {
-      const auto* low = reinterpret_cast<const __m256i*>(w.row(rows[k])[b].codes);
-      const auto* high = reinterpret_cast<const __m256i*>(w.row(rows[k + 8])[b].codes);
+      const auto* low = reinterpret_cast<const __m256i*>(row_blocks[k][b].codes);
+      const auto* high = reinterpret_cast<const __m256i*>(row_blocks[k + 8][b].codes);
       packed[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(low)), _mm256_loadu_si256(high), 1);
     }
     for (int64_t field = 0; field < 4; ++field) {
