@@ -46,11 +46,12 @@ class DeiT : public Network {
   void forward(const float* image, float* logits) const override {
     const int64_t dim = a_.embed_dim, patches = grid_ * grid_, tokens = patches + prefix_;
     // Every buffer is written whole before it is read. They are kept from one image to the next: fresh
-    // megabytes on each call cost page faults and zero-fills (3% of a batch-1 forward). The MLP's hidden
-    // layer reuses qkv's (the two never live at once), so qkv is sized again in each block.
+    // megabytes on each call cost page faults and zero-fills (3% of a batch-1 forward). The unfolded patches
+    // and the MLP's hidden layer reuse qkv's (none of the three lives at once), so qkv is sized again in
+    // each block.
     thread_local std::vector<float> x, normed, qkv, attended, out;
     for (auto* buffer : {&x, &normed, &attended, &out}) buffer->resize(static_cast<size_t>(tokens * dim));
-    embed(image, x.data());
+    embed(image, qkv, x.data());
     for (const auto& block : blocks_) {
       // Only the prefix tokens reach the head(s): after the last block's keys and values, the rest of it runs
       // on them alone (a token's outputs depend on the others only through attention). Its rows are the ones
@@ -77,10 +78,10 @@ class DeiT : public Network {
 
  private:
   // Patch tokens (the conv as a matrix over each patch's C x p x p values, in the weight's order) after
-  // the prefix tokens, plus the position embedding.
-  void embed(const float* image, float* x) const {
+  // the prefix tokens, plus the position embedding. `unfolded` holds the patches' values on the way.
+  void embed(const float* image, std::vector<float>& unfolded, float* x) const {
     const int64_t dim = a_.embed_dim, patches = grid_ * grid_;
-    const auto unfolded = unfold_patches(image, a_.in_chans, a_.img_size, a_.patch_size);
+    unfold_patches(image, a_.in_chans, a_.img_size, a_.patch_size, unfolded);
     patch_.forward(unfolded.data(), patches, x + prefix_ * dim, mode_);
     std::copy(cls_token_.begin(), cls_token_.end(), x);
     if (a_.distilled) std::copy(dist_token_.begin(), dist_token_.end(), x + dim);

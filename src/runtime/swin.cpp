@@ -103,9 +103,13 @@ class Swin : public Network {
   }
 
   void forward(const float* image, float* logits) const override {
-    std::vector<float> x = embed(image);
+    // Kept from one image to the next, as run_block's buffers: `staging` holds the unfolded patches, then
+    // each merge's neighbourhoods (fresh megabytes on each call cost page faults and zero-fills: 2.5% of a
+    // batch-1 forward).
+    thread_local std::vector<float> x, staging;
+    embed(image, staging, x);
     for (const auto& stage : stages_) {
-      if (stage.merges) x = merge(stage, x);
+      if (stage.merges) merge(stage, staging, x);
       for (const auto& block : stage.blocks) run_block(stage, block, x);
     }
     const int64_t features = norm_.dim(), tokens = stages_.back().resolution * stages_.back().resolution;
@@ -138,21 +142,20 @@ class Swin : public Network {
     return block;
   }
 
-  // The patch conv as a matrix over unfolded patches, then its norm: grid x grid x embed_dim.
-  std::vector<float> embed(const float* image) const {
+  // The patch conv as a matrix over unfolded patches, then its norm, into x: grid x grid x embed_dim.
+  void embed(const float* image, std::vector<float>& unfolded, std::vector<float>& x) const {
     const int64_t grid = a_.img_size / a_.patch_size, patches = grid * grid;
-    const auto unfolded = unfold_patches(image, a_.in_chans, a_.img_size, a_.patch_size);
-    std::vector<float> x(static_cast<size_t>(patches * a_.embed_dim));
+    unfold_patches(image, a_.in_chans, a_.img_size, a_.patch_size, unfolded);
+    x.resize(static_cast<size_t>(patches * a_.embed_dim));
     patch_.forward(unfolded.data(), patches, x.data(), mode_);
     patch_norm_.forward(x.data(), patches, x.data());
-    return x;
   }
 
   // 2 x 2 neighbourhoods to channels in the models' order ((0,0), (1,0), (0,1), (1,1) as (row, col)
-  // offsets), norm, reduction.
-  std::vector<float> merge(const SwinStage& stage, const std::vector<float>& x) const {
+  // offsets) in `merged`, norm, reduction back into x.
+  void merge(const SwinStage& stage, std::vector<float>& merged, std::vector<float>& x) const {
     const int64_t half = stage.resolution, in_side = 2 * half, in_dim = stage.dim / 2, tokens = half * half;
-    std::vector<float> merged(static_cast<size_t>(tokens * 4 * in_dim));
+    merged.resize(static_cast<size_t>(tokens * 4 * in_dim));
     for (int64_t y = 0; y < half; ++y)
       for (int64_t xx = 0; xx < half; ++xx)
         for (int64_t k = 0; k < 4; ++k) {
@@ -161,9 +164,8 @@ class Swin : public Network {
           std::copy(from, from + in_dim, merged.data() + ((y * half + xx) * 4 + k) * in_dim);
         }
     stage.merge_norm.forward(merged.data(), tokens, merged.data());
-    std::vector<float> reduced(static_cast<size_t>(tokens * stage.dim));
-    stage.reduction.forward(merged.data(), tokens, reduced.data(), mode_);
-    return reduced;
+    x.resize(static_cast<size_t>(tokens * stage.dim));
+    stage.reduction.forward(merged.data(), tokens, x.data(), mode_);
   }
 
   void run_block(const SwinStage& stage, const SwinBlock& block, std::vector<float>& x) const {

@@ -45,16 +45,15 @@ Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t h
   return mlp;
 }
 
-std::vector<float> unfold_patches(const float* image, int64_t channels, int64_t side, int64_t patch) {
+void unfold_patches(const float* image, int64_t channels, int64_t side, int64_t patch, std::vector<float>& unfolded) {
   const int64_t grid = side / patch;
-  std::vector<float> unfolded(static_cast<size_t>(grid * grid * channels * patch * patch));
+  unfolded.resize(static_cast<size_t>(grid * grid * channels * patch * patch));
   float* u = unfolded.data();
   for (int64_t py = 0; py < grid; ++py)
     for (int64_t px = 0; px < grid; ++px)
       for (int64_t c = 0; c < channels; ++c)
         for (int64_t ky = 0; ky < patch; ++ky)
           for (int64_t kx = 0; kx < patch; ++kx) *u++ = image[(c * side + py * patch + ky) * side + px * patch + kx];
-  return unfolded;
 }
 
 void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim, const float* bias,

@@ -28,8 +28,9 @@ struct Mlp {
 Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t hidden, kernels::PackedBits bits);
 
 // An image (channels x side x side) as patch rows of channels x patch x patch values, in the order of a
-// conv weight [out, channels, patch, patch]: the patch embedding becomes one matrix product.
-std::vector<float> unfold_patches(const float* image, int64_t channels, int64_t side, int64_t patch);
+// conv weight [out, channels, patch, patch]: the patch embedding becomes one matrix product. `unfolded` is
+// resized to them (a caller's buffer, kept from one image to the next).
+void unfold_patches(const float* image, int64_t channels, int64_t side, int64_t patch, std::vector<float>& unfolded);
 
 // Attention of every head of every group of `tokens` tokens (a DeiT image, a Swin window) over a qkv buffer
 // of groups x tokens rows of [q | k | v] (each dim = heads x head_dim wide), into out (groups x tokens x dim).
