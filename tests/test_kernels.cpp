@@ -106,8 +106,8 @@ TEST_CASE("Token quantization is BitNet's per-token absmax, as the fake quantize
   const auto values = torch::from_blob(const_cast<int8_t*>(q.values.data()), {9, 128}, torch::kInt8);
   CHECK(values.slice(1, 70).abs().sum().item<int64_t>() == 0);  // padding
   CHECK(values.abs().max().item<int>() == 127);
-  CHECK(torch::equal(values.sum(1).to(torch::kInt32), torch::tensor(q.sum)));
-  const auto dequantized = values.slice(1, 0, 70).to(torch::kFloat) * torch::tensor(q.scale).unsqueeze(1);
+  CHECK(torch::equal(values.sum(1).to(torch::kInt32), torch::from_blob(const_cast<int32_t*>(q.sum.data()), {9}, torch::kInt32)));
+  const auto dequantized = values.slice(1, 0, 70).to(torch::kFloat) * torch::from_blob(const_cast<float*>(q.scale.data()), {9, 1});
   const auto fake = tervit::quant::AbsmaxTokenQuantizer().quantize(x);
   CHECK(relative_error(dequantized, fake) < 1e-6);
   CHECK(q.scale[4] > 0);

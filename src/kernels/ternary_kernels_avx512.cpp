@@ -397,7 +397,10 @@ TERVIT_AVX512_VNNI void int8_kernel_avx512_vnni(const PackedTernaryMatrix& w, co
   }
   const int64_t padded = w.padded_cols();
   const bool narrow = padded <= kNarrowMaxCols && q.tokens >= 4 * kNarrowTokenTile;
-  std::vector<uint8_t> codes(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));  // 4 rows, or 32 of <= 4096 columns
+  // 4 rows, or 32 of <= 4096 columns; each tile writes all of it before reading it. Kept from one call to
+  // the next: zeroing up to 128 KB for every product cost more than its page faults.
+  thread_local ScratchVector<uint8_t> codes;
+  codes.resize(static_cast<size_t>((narrow ? kNarrowRowTile : kRowTile) * padded));
   const int64_t chunk =
       narrow ? x86::chunk_tokens(q.stride, kNarrowTokenTile, kNarrowChunkBytes) : x86::chunk_tokens(q.stride, kNarrowTokenTile);
   for (int64_t chunk_begin = 0; chunk_begin < q.tokens; chunk_begin += chunk) {

@@ -49,7 +49,7 @@ class DeiT : public Network {
     // megabytes on each call cost page faults and zero-fills (3% of a batch-1 forward). The unfolded patches
     // and the MLP's hidden layer reuse qkv's (none of the three lives at once), so qkv is sized again in
     // each block.
-    thread_local std::vector<float> x, normed, qkv, attended, out;
+    thread_local ScratchVector<float> x, normed, qkv, attended, out;
     for (auto* buffer : {&x, &normed, &attended, &out}) buffer->resize(static_cast<size_t>(tokens * dim));
     embed(image, qkv, x.data());
     for (const auto& block : blocks_) {
@@ -79,7 +79,7 @@ class DeiT : public Network {
  private:
   // Patch tokens (the conv as a matrix over each patch's C x p x p values, in the weight's order) after
   // the prefix tokens, plus the position embedding. `unfolded` holds the patches' values on the way.
-  void embed(const float* image, std::vector<float>& unfolded, float* x) const {
+  void embed(const float* image, ScratchVector<float>& unfolded, float* x) const {
     const int64_t dim = a_.embed_dim, patches = grid_ * grid_;
     unfold_patches(image, a_.in_chans, a_.img_size, a_.patch_size, unfolded);
     patch_.forward(unfolded.data(), patches, x + prefix_ * dim, mode_);

@@ -106,7 +106,7 @@ class Swin : public Network {
     // Kept from one image to the next, as run_block's buffers: `staging` holds the unfolded patches, then
     // each merge's neighbourhoods (fresh megabytes on each call cost page faults and zero-fills: 2.5% of a
     // batch-1 forward).
-    thread_local std::vector<float> x, staging;
+    thread_local ScratchVector<float> x, staging;
     embed(image, staging, x);
     for (const auto& stage : stages_) {
       if (stage.merges) merge(stage, staging, x);
@@ -143,7 +143,7 @@ class Swin : public Network {
   }
 
   // The patch conv as a matrix over unfolded patches, then its norm, into x: grid x grid x embed_dim.
-  void embed(const float* image, std::vector<float>& unfolded, std::vector<float>& x) const {
+  void embed(const float* image, ScratchVector<float>& unfolded, ScratchVector<float>& x) const {
     const int64_t grid = a_.img_size / a_.patch_size, patches = grid * grid;
     unfold_patches(image, a_.in_chans, a_.img_size, a_.patch_size, unfolded);
     x.resize(static_cast<size_t>(patches * a_.embed_dim));
@@ -153,7 +153,7 @@ class Swin : public Network {
 
   // 2 x 2 neighbourhoods to channels in the models' order ((0,0), (1,0), (0,1), (1,1) as (row, col)
   // offsets) in `merged`, norm, reduction back into x.
-  void merge(const SwinStage& stage, std::vector<float>& merged, std::vector<float>& x) const {
+  void merge(const SwinStage& stage, ScratchVector<float>& merged, ScratchVector<float>& x) const {
     const int64_t half = stage.resolution, in_side = 2 * half, in_dim = stage.dim / 2, tokens = half * half;
     merged.resize(static_cast<size_t>(tokens * 4 * in_dim));
     for (int64_t y = 0; y < half; ++y)
@@ -168,12 +168,12 @@ class Swin : public Network {
     stage.reduction.forward(merged.data(), tokens, x.data(), mode_);
   }
 
-  void run_block(const SwinStage& stage, const SwinBlock& block, std::vector<float>& x) const {
+  void run_block(const SwinStage& stage, const SwinBlock& block, ScratchVector<float>& x) const {
     const int64_t dim = stage.dim, tokens = stage.resolution * stage.resolution, n = block.window * block.window;
     // Every buffer is written whole before it is read. They are kept from one block and image to the next:
     // fresh megabytes on each call cost page faults and zero-fills (5% of a batch-1 forward). The MLP's
     // hidden layer reuses qkv's: the two never live at once.
-    thread_local std::vector<float> normed, windows, qkv;
+    thread_local ScratchVector<float> normed, windows, qkv;
     normed.resize(x.size());
     windows.resize(x.size());
     const int64_t windows_per_pass = std::max<int64_t>(1, kAttentionTokensPerPass / n), window_count = tokens / n;

@@ -27,7 +27,7 @@ namespace {
 constexpr int64_t kMlpTokensPerPass = 512;
 }  // namespace
 
-void Mlp::forward(const float* x, int64_t tokens, float* y, std::vector<float>& hidden, kernels::PackedMode mode) const {
+void Mlp::forward(const float* x, int64_t tokens, float* y, ScratchVector<float>& hidden, kernels::PackedMode mode) const {
   const int64_t pass = std::min(tokens, kMlpTokensPerPass);
   hidden.resize(static_cast<size_t>(pass * fc1.rows()));
   for (int64_t begin = 0; begin < tokens; begin += pass) {
@@ -45,7 +45,7 @@ Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t h
   return mlp;
 }
 
-void unfold_patches(const float* image, int64_t channels, int64_t side, int64_t patch, std::vector<float>& unfolded) {
+void unfold_patches(const float* image, int64_t channels, int64_t side, int64_t patch, ScratchVector<float>& unfolded) {
   const int64_t grid = side / patch;
   unfolded.resize(static_cast<size_t>(grid * grid * channels * patch * patch));
   float* u = unfolded.data();

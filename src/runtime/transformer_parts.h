@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tervit/core/scratch_vector.h"
 #include "tervit/kernels/int8_attention.h"
 #include "tervit/runtime/linear.h"
 #include "tervit/runtime/weight_file.h"
@@ -23,14 +24,14 @@ Norm take_norm(WeightFile& file, const std::string& prefix, int64_t dim, float e
 struct Mlp {
   Linear fc1, fc2;
   // y = fc2(gelu(fc1(x))); `hidden` holds tokens x fc1.rows() floats.
-  void forward(const float* x, int64_t tokens, float* y, std::vector<float>& hidden, kernels::PackedMode mode) const;
+  void forward(const float* x, int64_t tokens, float* y, ScratchVector<float>& hidden, kernels::PackedMode mode) const;
 };
 Mlp take_mlp(WeightFile& file, const std::string& prefix, int64_t dim, int64_t hidden, kernels::PackedBits bits);
 
 // An image (channels x side x side) as patch rows of channels x patch x patch values, in the order of a
 // conv weight [out, channels, patch, patch]: the patch embedding becomes one matrix product. `unfolded` is
 // resized to them (a caller's buffer, kept from one image to the next).
-void unfold_patches(const float* image, int64_t channels, int64_t side, int64_t patch, std::vector<float>& unfolded);
+void unfold_patches(const float* image, int64_t channels, int64_t side, int64_t patch, ScratchVector<float>& unfolded);
 
 // Attention of every head of every group of `tokens` tokens (a DeiT image, a Swin window) over a qkv buffer
 // of groups x tokens rows of [q | k | v] (each dim = heads x head_dim wide), into out (groups x tokens x dim).

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "tervit/core/scratch_vector.h"
 #include "tervit/kernels/packed_matrix.h"
 
 namespace tervit::kernels {
@@ -31,9 +32,9 @@ inline int64_t quantized_stride(int64_t cols) { return (cols + 63) / 64 * 64; }
 struct QuantizedTokens {
   int64_t tokens = 0;
   int64_t stride = 0;           // quantized_stride(cols): values past cols are 0
-  std::vector<int8_t> values;   // tokens x stride
-  std::vector<float> scale;     // x ≈ q · scale, per token
-  std::vector<int32_t> sum;     // Σ q per token: the fast kernels' offset correction
+  ScratchVector<int8_t> values;   // tokens x stride
+  ScratchVector<float> scale;     // x ≈ q · scale, per token
+  ScratchVector<int32_t> sum;     // Σ q per token: the fast kernels' offset correction
 };
 // x is tokens x cols, row-major; runs of tokens are quantized in parallel by the best of the quantizers
 // below (equal results). The second form reuses `out`'s buffers: a layer called again and
