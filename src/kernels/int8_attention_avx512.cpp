@@ -42,43 +42,29 @@ struct Operands {
   float* value_scale;   // channels
 };
 
-// One row of `d` floats quantized by its absmax as the reference rounds (no clamp: |x · to_int| stays
-// below 127.5, see quantize16 in ternary_kernels_avx512.cpp) into groups · 4 bytes, zero past d; Σ of the
-// bytes into *sum unless it is null (keys need none).
-TERVIT_AVX512_VNNI void quantize_row(const float* x, int64_t d, int64_t groups, int8_t* out, float* scale, int32_t* sum) {
-  __m512 absmax = _mm512_setzero_ps();
-  for (int64_t c = 0; c < d; c += kLanes) absmax = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(lanes_from(c, d), x + c)), absmax);
-  const float to_int = 127.0f / std::max(_mm512_reduce_max_ps(absmax), 1e-5f);
-  __m512i total = _mm512_setzero_si512();
-  std::fill(out + d / 4 * 4, out + groups * 4, int8_t{0});
-  for (int64_t c = 0; c < d; c += kLanes) {
-    const __mmask16 lanes = lanes_from(c, d);
-    const __m512i values = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, x + c), _mm512_set1_ps(to_int)));
-    if (sum != nullptr) total = _mm512_add_epi32(total, values);
-    _mm512_mask_cvtepi32_storeu_epi8(out + c, lanes, values);
-  }
-  *scale = 1.0f / to_int;
-  if (sum != nullptr) *sum = _mm512_reduce_add_epi32(total);
-}
-
-TERVIT_AVX512_VNNI void quantize_operands(const AttentionHead& head, const Operands& o) {
-  const int64_t n = head.tokens, d = head.head_dim;
-  std::vector<int8_t> bytes(static_cast<size_t>(o.groups * 4));  // one key's
-  for (int64_t i = 0; i < head.query_count(); ++i)
-    quantize_row(head.q + i * head.stride, d, o.groups, reinterpret_cast<int8_t*>(o.queries + i * o.groups), o.query_scale + i,
-                 o.query_sum + i);
-  for (int64_t j = 0; j < n; ++j) {
-    quantize_row(head.k + j * head.stride, d, o.groups, bytes.data(), o.key_scale + j, nullptr);
+// Queries and keys 16 rows at a time, each by its own absmax (x86::quantize16_rows); the keys through
+// `staged` (16 rows of groups words), then each group's 16 keys gathered into place as k + 128. Scalar
+// transposing and per-row reductions were a third of a Swin window head's time.
+TERVIT_AVX512_VNNI void quantize_operands(const AttentionHead& head, const Operands& o, int32_t* staged) {
+  const int64_t n = head.tokens, m = head.query_count(), d = head.head_dim, row_bytes = 4 * o.groups;
+  for (int64_t i = 0; i < m; i += kLanes)
+    x86::quantize16_rows<0>(head.q + i * head.stride, head.stride, std::min(kLanes, m - i), d,
+                            reinterpret_cast<int8_t*>(o.queries + i * o.groups), row_bytes, row_bytes, o.query_scale + i, o.query_sum + i);
+  const __m512i staged_rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                 _mm512_set1_epi32(static_cast<int>(o.groups)));
+  const __m512i to_unsigned = _mm512_set1_epi32(static_cast<int>(0x80808080u));
+  for (int64_t j0 = 0; j0 < n; j0 += kLanes) {
+    const int64_t count = std::min(kLanes, n - j0);
+    x86::quantize16_rows<0>(head.k + j0 * head.stride, head.stride, count, d, reinterpret_cast<int8_t*>(staged), row_bytes, row_bytes,
+                            o.key_scale + j0, nullptr);
+    // Lanes past the last key gather nothing: a zero key, 0x80 bytes once shifted.
+    const __mmask16 keys = lanes_from(0, count);
     for (int64_t g = 0; g < o.groups; ++g) {
-      uint32_t word;
-      std::memcpy(&word, bytes.data() + 4 * g, 4);
-      o.keys[g * o.key_cols + j] = word ^ 0x80808080u;
+      const __m512i words = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), keys, staged_rows, staged + g, 4);
+      _mm512_storeu_si512(o.keys + g * o.key_cols + j0, _mm512_xor_si512(words, to_unsigned));
     }
   }
-  for (int64_t j = n; j < o.key_cols; ++j) {
-    o.key_scale[j] = 0;
-    for (int64_t g = 0; g < o.groups; ++g) o.keys[g * o.key_cols + j] = 0x80808080u;
-  }
+  std::fill(o.key_scale + n, o.key_scale + o.key_cols, 0.0f);
   // Values: each channel's absmax over the tokens, then pairs of keys interleaved as int16.
   for (int64_t c = 0; c < o.channels; c += kLanes) {
     const __mmask16 lanes = lanes_from(c, d);
@@ -128,18 +114,34 @@ TERVIT_AVX512_VNNI inline void score_block(const Operands& o, int64_t i0, int64_
   }
 }
 
-// A row of scores to integer weights (int16, pairs of keys in one int32) and their sum.
-TERVIT_AVX512_VNNI int32_t weigh_row(float* row, int64_t count, const float* bias, const int* region, int own_region, float top,
-                                     int16_t* weights) {
-  const __m512 shift = _mm512_set1_ps(x86::biased_scores_max(row, count, bias, region, own_region));
-  __m512i sum = _mm512_setzero_si512();
-  for (int64_t j = 0; j < count; j += kLanes) {
-    const __m512 e = _mm512_maskz_mov_ps(lanes_from(j, count), x86::exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift)));
-    const __m512i w = _mm512_cvtps_epi32(_mm512_mul_ps(e, _mm512_set1_ps(top)));
-    sum = _mm512_add_epi32(sum, w);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(weights + j), _mm512_cvtepi32_epi16(w));
+// A block's rows of scores (`rows` of them, from query i0, key_cols apart) to integer weights (int16, pairs
+// of keys in one int32), and the inverses of their sums. The rows' maxima and sums are reduced together
+// (x86::reduce_each): reduced row by row, each row's exponentials waited for its maximum, and the softmax
+// took 45% of a Swin window head's time.
+TERVIT_AVX512_VNNI void weigh_rows(const AttentionHead& head, int64_t i0, int64_t rows, int64_t key_cols, float top, float* scores,
+                                   int16_t* weights, float* inverse) {
+  const int64_t n = head.tokens;
+  __m512 lanes[kLanes];
+  for (int64_t i = 0; i < rows; ++i)
+    lanes[i] = x86::biased_scores_max16(scores + i * key_cols, n, head.bias != nullptr ? head.bias + (i0 + i) * n : nullptr, head.region,
+                                        head.region != nullptr ? head.region[i0 + i] : 0);
+  for (int64_t i = rows; i < kLanes; ++i) lanes[i] = lanes[0];
+  const __m512 maxima = x86::reduce_each(lanes, x86::max16);
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row = scores + i * key_cols;
+    const __m512 shift = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(i)), maxima);
+    __m512i sum = _mm512_setzero_si512();
+    for (int64_t j = 0; j < n; j += kLanes) {
+      const __m512 e = _mm512_maskz_mov_ps(lanes_from(j, n), x86::exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift)));
+      const __m512i w = _mm512_cvtps_epi32(_mm512_mul_ps(e, _mm512_set1_ps(top)));
+      sum = _mm512_add_epi32(sum, w);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(weights + i * key_cols + j), _mm512_cvtepi32_epi16(w));
+    }
+    lanes[i] = _mm512_castsi512_ps(sum);
   }
-  return _mm512_reduce_add_epi32(sum);
+  for (int64_t i = rows; i < kLanes; ++i) lanes[i] = _mm512_setzero_ps();
+  const __m512 sums = _mm512_cvtepi32_ps(_mm512_castps_si512(x86::reduce_each(lanes, x86::add16)));
+  _mm512_mask_storeu_ps(inverse, lanes_from(0, rows), _mm512_div_ps(_mm512_set1_ps(1.0f), sums));
 }
 
 // Outputs of Queries rows (t0 ... of the block, each row's weights weight_stride int16 apart) over 16 ·
@@ -191,15 +193,15 @@ TERVIT_AVX512_VNNI void output_rows(const Operands& o, int64_t d, const int16_t*
 TERVIT_AVX512_VNNI void int8_attention_head_avx512_vnni(const AttentionHead& head, float* out, int64_t out_stride) {
   const int64_t n = head.tokens, m = head.query_count(), d = head.head_dim;
   Operands o{};
-  o.groups = round_up(d, 4) / 4;
+  o.groups = round_up(d, kLanes) / 4;  // rows of whole 16-byte stores
   o.key_cols = round_up(n, kLanes);
   o.pairs = round_up(n, 2) / 2;
   o.channels = round_up(d, kLanes);
-  // One buffer of 4-byte words: the operands, then a block's scores, weights (int16, key_cols per row) and
-  // the inverses of their sums.
+  // One buffer of 4-byte words: the operands, 16 keys' staged bytes, then a block's scores, weights (int16,
+  // key_cols per row) and the inverses of their sums.
   thread_local std::vector<int32_t> buffer;
   const int64_t words = n * o.groups + 2 * n + o.groups * o.key_cols + o.key_cols + o.pairs * o.channels + o.channels +
-                        kQueryBlock * o.key_cols + kQueryBlock * o.key_cols / 2 + kQueryBlock;
+                        kLanes * o.groups + kQueryBlock * o.key_cols + kQueryBlock * o.key_cols / 2 + kQueryBlock;
   buffer.resize(static_cast<size_t>(words));
   int32_t* next = buffer.data();
   const auto take = [&](int64_t count) {
@@ -214,10 +216,11 @@ TERVIT_AVX512_VNNI void int8_attention_head_avx512_vnni(const AttentionHead& hea
   o.key_scale = reinterpret_cast<float*>(take(o.key_cols));
   o.values = take(o.pairs * o.channels);
   o.value_scale = reinterpret_cast<float*>(take(o.channels));
+  int32_t* staged_keys = take(kLanes * o.groups);
   float* scores = reinterpret_cast<float*>(take(kQueryBlock * o.key_cols));
   auto* weights = reinterpret_cast<int16_t*>(take(kQueryBlock * o.key_cols / 2));
   auto* inverse = reinterpret_cast<float*>(take(kQueryBlock));
-  quantize_operands(head, o);
+  quantize_operands(head, o, staged_keys);
 
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   const auto top = static_cast<float>(int8_attention_weight_top(n));
@@ -226,11 +229,7 @@ TERVIT_AVX512_VNNI void int8_attention_head_avx512_vnni(const AttentionHead& hea
     int64_t k0 = 0;
     for (; k0 + kLanes < o.key_cols; k0 += 2 * kLanes) score_block<2>(o, i0, rows, k0, scale, scores);
     if (k0 < o.key_cols) score_block<1>(o, i0, rows, k0, scale, scores);
-    for (int64_t i = 0; i < rows; ++i) {
-      const int32_t sum = weigh_row(scores + i * o.key_cols, n, head.bias != nullptr ? head.bias + (i0 + i) * n : nullptr, head.region,
-                                    head.region != nullptr ? head.region[i0 + i] : 0, top, weights + i * o.key_cols);
-      inverse[i] = 1.0f / static_cast<float>(sum);
-    }
+    weigh_rows(head, i0, rows, o.key_cols, top, scores, weights, inverse);
     float* block_out = out + i0 * out_stride;
     for (int64_t c0 = 0; c0 < d; c0 += 4 * kLanes) {
       switch (std::min<int64_t>(4, (d - c0 + kLanes - 1) / kLanes)) {

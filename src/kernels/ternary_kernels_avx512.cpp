@@ -292,73 +292,6 @@ TERVIT_AVX512_VNNI void few_tokens(const PackedTernaryMatrix& w, const Quantized
   }
 }
 
-// round(x · factor), half to even (cvtps under the default rounding mode), as the reference rounds. No
-// clamp: factor = 127 / a with a >= every |x| of the token (or a = 1e-5 > every |x|), so |x · factor| is at
-// most 127 · (1 + 2^-24)^2 < 127.5 and rounds to at most 127.
-TERVIT_AVX512_VNNI __m512i quantize16(__m512 x, __m512 factor) { return _mm512_cvtps_epi32(_mm512_mul_ps(x, factor)); }
-
-// Lane t of the result: `op` over the 16 lanes of v[t] (v is overwritten). Four rounds, each halving the
-// vectors by combining halves, then quarters, pairs and neighbours of two vectors at once, leave token
-// k + 4j in lane 4k + j; the last permutation puts it in lane k + 4j.
-template <typename Op>
-TERVIT_AVX512_VNNI __m512 reduce_each(__m512 v[kLanes], Op op) {
-  for (int64_t i = 0; i < 8; ++i)
-    v[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
-  for (int64_t i = 0; i < 4; ++i)
-    v[i] = op(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x88), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xDD));
-  for (int64_t i = 0; i < 2; ++i) v[i] = op(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-  const __m512 mixed = op(_mm512_shuffle_ps(v[0], v[1], 0x44), _mm512_shuffle_ps(v[0], v[1], 0xEE));
-  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), mixed);
-}
-
-TERVIT_AVX512_VNNI __m512 max16(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
-TERVIT_AVX512_VNNI __m512 add16(__m512 a, __m512 b) {
-  return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
-}
-
-// 16 tokens (fewer at the end: the last one repeated, its results stored once). Their maxima, factors,
-// scales and sums are computed 16 at a time, so the per-token cost is the pass over its values. A
-// nonzero kFixedVectors is the width in vectors (cols = 16 · kFixedVectors), known to the compiler:
-// narrow tokens (Swin's patches have 48 values) then run without loop overhead.
-template <int64_t kFixedVectors>
-TERVIT_AVX512_VNNI void quantize16_tokens(const float* x, int64_t count, int64_t cols, int64_t stride, int8_t* values, float* scale,
-                                          int32_t* sum) {
-  const int64_t vector_cols = kFixedVectors > 0 ? kFixedVectors * kLanes : cols / kLanes * kLanes;
-  const auto tail = static_cast<__mmask16>(kFixedVectors > 0 ? 0 : first_lanes(cols - vector_cols, kLanes));
-  const int64_t written = tail ? vector_cols + kLanes : vector_cols;
-  const auto stored = static_cast<__mmask16>(first_lanes(count, kLanes));
-  const float* token[kLanes];
-  for (int64_t t = 0; t < kLanes; ++t) token[t] = x + std::min(t, count - 1) * cols;
-  __m512 lanes[kLanes];
-  for (int64_t t = 0; t < kLanes; ++t) {
-    // max(|x|, running) keeps the running maximum where x is NaN, as std::max in the reference does.
-    __m512 absmax = tail ? _mm512_abs_ps(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols)) : _mm512_setzero_ps();
-    for (int64_t k = 0; k < vector_cols; k += kLanes) absmax = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(token[t] + k)), absmax);
-    lanes[t] = absmax;
-  }
-  const __m512 absmax = reduce_each(lanes, max16);
-  const __m512 to_int = _mm512_div_ps(_mm512_set1_ps(127.0f), _mm512_max_ps(absmax, _mm512_set1_ps(1e-5f)));
-  _mm512_mask_storeu_ps(scale, stored, _mm512_div_ps(_mm512_set1_ps(1.0f), to_int));
-  for (int64_t t = 0; t < kLanes; ++t) {
-    const __m512 factor = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(t)), to_int);
-    int8_t* out = values + std::min(t, count - 1) * stride;
-    __m512i total = _mm512_setzero_si512();
-    if (tail) {  // the lanes past cols load as 0 and are stored as 0
-      total = quantize16(_mm512_maskz_loadu_ps(tail, token[t] + vector_cols), factor);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + vector_cols), _mm512_cvtepi32_epi8(total));
-    }
-    for (int64_t k = 0; k < vector_cols; k += kLanes) {
-      const __m512i integer = quantize16(_mm512_loadu_ps(token[t] + k), factor);
-      total = _mm512_add_epi32(total, integer);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm512_cvtepi32_epi8(integer));
-    }
-    for (int64_t k = written; k < quantized_stride(cols); k += kLanes)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), _mm_setzero_si128());
-    lanes[t] = _mm512_castsi512_ps(total);
-  }
-  _mm512_mask_storeu_epi32(sum, stored, _mm512_castps_si512(reduce_each(lanes, add16)));
-}
-
 // Runs of 16 tokens; a last run of fewer than 8 (a batch-1 classifier head has one token) goes one token
 // at a time through the AVX2 quantizer, which gives the same values, instead of repeating its last token
 // over 16 lanes.
@@ -370,7 +303,8 @@ TERVIT_AVX512_VNNI void quantize_runs(const float* x, int64_t tokens, int64_t co
     if (count < kLanes / 2)
       quantize_tokens_avx2(x + n * cols, count, cols, stride, values + n * stride, scale + n, sum + n);
     else
-      quantize16_tokens<kFixedVectors>(x + n * cols, count, cols, stride, values + n * stride, scale + n, sum + n);
+      x86::quantize16_rows<kFixedVectors>(x + n * cols, cols, count, cols, values + n * stride, stride, quantized_stride(cols), scale + n,
+                                          sum + n);
   }
 }
 
