@@ -313,6 +313,21 @@ TEST_CASE("The runtime's float kernels: AVX2 equals the reference, and both equa
     const double tolerance = offset > 0 ? 1e-3 : 1e-5;
     CHECK((reference_norm - expected_norm).abs().max().item<float>() < tolerance);
     CHECK((fast_norm - expected_norm).abs().max().item<float>() < tolerance);
+    if (cpu_has_avx512()) {
+      // 35 rows: two runs of 16, then 3 (the last row repeated); row 20 far off the others' scale, in place.
+      auto rows = torch::randn({35, dim}) + offset;
+      rows[20] *= 1e3;
+      const auto expected_rows = torch::layer_norm(rows.to(torch::kFloat64), {dim}, weight.to(torch::kFloat64), bias.to(torch::kFloat64), 1e-6)
+                                     .to(torch::kFloat32);
+      auto padded = torch::full({36, dim}, 7.0f);
+      padded.slice(0, 0, 35).copy_(rows);
+      kernels::layer_norm_rows_avx512(padded.data_ptr<float>(), 35, dim, weight.data_ptr<float>(), bias.data_ptr<float>(), 1e-6f,
+                                      padded.data_ptr<float>());
+      CHECK((padded.slice(0, 0, 35) - expected_rows).abs().max().item<float>() < tolerance);
+      CHECK(torch::all(padded[35] == 7.0f).item<bool>());
+    } else {
+      WARN("no AVX-512: its LayerNorm was not compared");
+    }
   }
 
   // Odd token counts and head sizes, with a bias and a region mask, heads read in place from a qkv buffer.

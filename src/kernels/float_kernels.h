@@ -24,6 +24,9 @@ void gelu_backward_avx512(const float* x, const float* grad, int64_t count, floa
 // does in float. It was 7% of deit_small's time at batch 1 in double.
 void layer_norm_row_reference(const float* in, int64_t dim, const float* weight, const float* bias, float eps, float* out);
 void layer_norm_row_avx2(const float* in, int64_t dim, const float* weight, const float* bias, float eps, float* out);
+// `rows` rows of x (rows x dim) into y (may be x): the AVX2 kernel's passes on 16 lanes, 16 rows at a time
+// (their sums reduced together: row by row, the short rows of Swin waited on each reduction).
+void layer_norm_rows_avx512(const float* x, int64_t rows, int64_t dim, const float* weight, const float* bias, float eps, float* y);
 
 // Softmax of `count` scores in place.
 void softmax_reference(float* scores, int64_t count);

@@ -85,6 +85,12 @@ void layer_norm_row_reference(const float* in, int64_t dim, const float* weight,
 }
 
 void layer_norm(const float* x, int64_t tokens, int64_t dim, const float* weight, const float* bias, float eps, float* y) {
+  if (cpu_has_avx512()) {
+    parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
+      layer_norm_rows_avx512(x + begin * dim, end - begin, dim, weight, bias, eps, y + begin * dim);
+    });
+    return;
+  }
   const auto row = cpu_has_avx2() ? layer_norm_row_avx2 : layer_norm_row_reference;
   parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) row(x + n * dim, dim, weight, bias, eps, y + n * dim);

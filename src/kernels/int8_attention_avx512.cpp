@@ -140,7 +140,7 @@ TERVIT_AVX512_VNNI void weigh_rows(const AttentionHead& head, int64_t i0, int64_
     lanes[i] = _mm512_castsi512_ps(sum);
   }
   for (int64_t i = rows; i < kLanes; ++i) lanes[i] = _mm512_setzero_ps();
-  const __m512 sums = _mm512_cvtepi32_ps(_mm512_castps_si512(x86::reduce_each(lanes, x86::add16)));
+  const __m512 sums = _mm512_cvtepi32_ps(_mm512_castps_si512(x86::reduce_each(lanes, x86::add16_epi32)));
   _mm512_mask_storeu_ps(inverse, lanes_from(0, rows), _mm512_div_ps(_mm512_set1_ps(1.0f), sums));
 }
 

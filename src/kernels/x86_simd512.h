@@ -68,8 +68,10 @@ TERVIT_AVX512 inline __m512 reduce_each(__m512 v[kLanes512], Op op) {
   return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), mixed);
 }
 
+// reduce_each's operations: the largest, the float sum, the int32 sum (of lanes that hold int32).
 TERVIT_AVX512 inline __m512 max16(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
-TERVIT_AVX512 inline __m512 add16(__m512 a, __m512 b) {
+TERVIT_AVX512 inline __m512 add16(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+TERVIT_AVX512 inline __m512 add16_epi32(__m512 a, __m512 b) {
   return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b)));
 }
 
@@ -115,7 +117,7 @@ TERVIT_AVX512 inline void quantize16_rows(const float* x, int64_t x_stride, int6
     for (int64_t k = written; k < padded_cols; k += kLanes512) _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + k), _mm_setzero_si128());
     lanes[t] = _mm512_castsi512_ps(total);
   }
-  if (sum != nullptr) _mm512_mask_storeu_epi32(sum, stored, _mm512_castps_si512(reduce_each(lanes, add16)));
+  if (sum != nullptr) _mm512_mask_storeu_epi32(sum, stored, _mm512_castps_si512(reduce_each(lanes, add16_epi32)));
 }
 
 

@@ -1,8 +1,9 @@
 #pragma once
 // The float operations of a ViT forward pass without LibTorch, on row-major float32 buffers: what the
 // LibTorch-free runtime runs between its matrix products. Each follows the LibTorch operation the models
-// use (LayerNorm, erf GELU, softmax, scaled dot-product attention) up to float reassociation; GELU and
-// attention run AVX2 + FMA kernels where the CPU has them, attention AVX-512 where it has that (float_kernels.h).
+// use (LayerNorm, erf GELU, softmax, scaled dot-product attention) up to float reassociation; each runs
+// AVX2 + FMA kernels where the CPU has them, and LayerNorm, GELU and attention AVX-512 ones where it has
+// that (float_kernels.h).
 #include <cstdint>
 
 namespace tervit::kernels {
