@@ -52,8 +52,7 @@ void unfold_patches(const float* image, int64_t channels, int64_t side, int64_t 
   for (int64_t py = 0; py < grid; ++py)
     for (int64_t px = 0; px < grid; ++px)
       for (int64_t c = 0; c < channels; ++c)
-        for (int64_t ky = 0; ky < patch; ++ky)
-          for (int64_t kx = 0; kx < patch; ++kx) *u++ = image[(c * side + py * patch + ky) * side + px * patch + kx];
+        for (int64_t ky = 0; ky < patch; ++ky, u += patch) std::copy_n(image + (c * side + py * patch + ky) * side + px * patch, patch, u);
 }
 
 void multi_head_attention(const float* qkv, int64_t groups, int64_t tokens, int64_t heads, int64_t dim, const float* bias,
