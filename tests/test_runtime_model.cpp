@@ -313,21 +313,53 @@ TEST_CASE("The runtime's float kernels: AVX2 equals the reference, and both equa
     const double tolerance = offset > 0 ? 1e-3 : 1e-5;
     CHECK((reference_norm - expected_norm).abs().max().item<float>() < tolerance);
     CHECK((fast_norm - expected_norm).abs().max().item<float>() < tolerance);
-    if (cpu_has_avx512()) {
-      // 35 rows: two runs of 16, then 3 (the last row repeated); row 20 far off the others' scale, in place.
-      auto rows = torch::randn({35, dim}) + offset;
-      rows[20] *= 1e3;
-      const auto expected_rows = torch::layer_norm(rows.to(torch::kFloat64), {dim}, weight.to(torch::kFloat64), bias.to(torch::kFloat64), 1e-6)
-                                     .to(torch::kFloat32);
-      auto padded = torch::full({36, dim}, 7.0f);
-      padded.slice(0, 0, 35).copy_(rows);
-      kernels::layer_norm_rows_avx512(padded.data_ptr<float>(), 35, dim, weight.data_ptr<float>(), bias.data_ptr<float>(), 1e-6f,
-                                      padded.data_ptr<float>());
-      CHECK((padded.slice(0, 0, 35) - expected_rows).abs().max().item<float>() < tolerance);
-      CHECK(torch::all(padded[35] == 7.0f).item<bool>());
-    } else {
-      WARN("no AVX-512: its LayerNorm was not compared");
+    // The row kernels over NormRows: 3 rows, residual, each sum stored over its input (as the runtime
+    // does), one row far off the others' scale.
+    std::vector<std::pair<std::string, void (*)(const kernels::NormRows&, int64_t, const float*, const float*, float)>> row_kernels{
+        {"reference", kernels::layer_norm_rows_reference}};
+    if (cpu_has_avx2()) row_kernels.emplace_back("avx2", kernels::layer_norm_rows_avx2);
+    if (cpu_has_avx512()) row_kernels.emplace_back("avx512", kernels::layer_norm_rows_avx512);
+    if (row_kernels.size() < 3) WARN("this CPU lacks AVX2 or AVX-512: only " << row_kernels.size() << " LayerNorm row kernels ran");
+    auto three = torch::randn({3, dim}) + offset;
+    three[1] *= 1e3;
+    const auto delta3 = torch::randn({3, dim});
+    const auto summed3 = three + delta3;
+    const auto expected3 = torch::layer_norm(summed3.to(torch::kFloat64), {dim}, weight.to(torch::kFloat64), bias.to(torch::kFloat64), 1e-6)
+                               .to(torch::kFloat32);
+    for (const auto& [name, kernel] : row_kernels) {
+      CAPTURE(name);
+      auto in = three.clone(), out = torch::full({3, dim}, 7.0f);
+      kernels::NormRows rows;
+      rows.count = 3;
+      rows.residual = true;
+      for (int64_t t = 0; t < 3; ++t) {
+        rows.in[t] = rows.sum[t] = in[t].data_ptr<float>();
+        rows.delta[t] = delta3[t].data_ptr<float>();
+        rows.out[t] = out[t].data_ptr<float>();
+      }
+      kernel(rows, dim, weight.data_ptr<float>(), bias.data_ptr<float>(), 1e-6f);
+      CHECK(torch::equal(in, summed3));  // each sum stored once, the float sum the residual add gives
+      CHECK((out - expected3).abs().max().item<float>() < tolerance);
     }
+    // residual_layer_norm through window orders, 35 rows (two runs of 16, then 3): x's rows order[t] take
+    // delta's rows t, then y's rows t their LayerNorm (Swin's proj sum and norm2 read the other way);
+    // then the LayerNorm alone scattered, x untouched.
+    const auto x0 = torch::randn({35, dim}) + offset, delta = torch::randn({35, dim});
+    const auto order = torch::randperm(35, torch::kInt64);
+    auto x = x0.clone(), y = torch::empty({35, dim});
+    kernels::residual_layer_norm({x.data_ptr<float>(), order.data_ptr<int64_t>()}, {delta.data_ptr<float>()}, 35, dim, weight.data_ptr<float>(),
+                                 bias.data_ptr<float>(), 1e-6f, {y.data_ptr<float>()});
+    const auto summed = x0.index_add(0, order, delta);
+    CHECK(torch::equal(x, summed));
+    const auto norm64 = [&](const torch::Tensor& t) {
+      return torch::layer_norm(t.to(torch::kFloat64), {dim}, weight.to(torch::kFloat64), bias.to(torch::kFloat64), 1e-6).to(torch::kFloat32);
+    };
+    CHECK((y - norm64(summed.index_select(0, order))).abs().max().item<float>() < tolerance);
+    auto scattered = torch::full({35, dim}, 7.0f);
+    kernels::residual_layer_norm({x.data_ptr<float>()}, {}, 35, dim, weight.data_ptr<float>(), bias.data_ptr<float>(), 1e-6f,
+                                 {scattered.data_ptr<float>(), order.data_ptr<int64_t>()});
+    CHECK(torch::equal(x, summed));
+    CHECK((scattered.index_select(0, order) - norm64(summed)).abs().max().item<float>() < tolerance);
   }
 
   // Odd token counts and head sizes, with a bias and a region mask, heads read in place from a qkv buffer.

@@ -24,9 +24,22 @@ void gelu_backward_avx512(const float* x, const float* grad, int64_t count, floa
 // does in float. It was 7% of deit_small's time at batch 1 in double.
 void layer_norm_row_reference(const float* in, int64_t dim, const float* weight, const float* bias, float eps, float* out);
 void layer_norm_row_avx2(const float* in, int64_t dim, const float* weight, const float* bias, float eps, float* out);
-// `rows` rows of x (rows x dim) into y (may be x): the AVX2 kernel's passes on 16 lanes, 16 rows at a time
-// (their sums reduced together: row by row, the short rows of Swin waited on each reduction).
-void layer_norm_rows_avx512(const float* x, int64_t rows, int64_t dim, const float* weight, const float* bias, float eps, float* y);
+// Up to 16 rows by pointer: out[t] = LayerNorm(in[t] + delta[t]), the sum stored in sum[t] (which may be
+// in[t]); without `residual`, out[t] = LayerNorm(in[t]) and delta and sum are not read. out[t] may be in[t].
+struct NormRows {
+  static constexpr int64_t kMax = 16;
+  const float* in[kMax];
+  const float* delta[kMax];
+  float* sum[kMax];
+  float* out[kMax];
+  int64_t count = 0;
+  bool residual = false;
+};
+// The row kernels above one row after another, and the AVX-512 one: their passes on 16 lanes for 16 rows
+// at a time, the rows' sums reduced together (row by row, Swin's short rows waited on each reduction).
+void layer_norm_rows_reference(const NormRows& rows, int64_t dim, const float* weight, const float* bias, float eps);
+void layer_norm_rows_avx2(const NormRows& rows, int64_t dim, const float* weight, const float* bias, float eps);
+void layer_norm_rows_avx512(const NormRows& rows, int64_t dim, const float* weight, const float* bias, float eps);
 
 // Softmax of `count` scores in place.
 void softmax_reference(float* scores, int64_t count);

@@ -84,16 +84,56 @@ void layer_norm_row_reference(const float* in, int64_t dim, const float* weight,
   for (int64_t i = 0; i < dim; ++i) out[i] = (in[i] - m) * inv_std * weight[i] + bias[i];
 }
 
-void layer_norm(const float* x, int64_t tokens, int64_t dim, const float* weight, const float* bias, float eps, float* y) {
-  if (cpu_has_avx512()) {
-    parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
-      layer_norm_rows_avx512(x + begin * dim, end - begin, dim, weight, bias, eps, y + begin * dim);
-    });
-    return;
+namespace {
+
+// A row kernel over NormRows, the residual sum first.
+template <void (*kRow)(const float*, int64_t, const float*, const float*, float, float*)>
+void layer_norm_each_row(const NormRows& rows, int64_t dim, const float* weight, const float* bias, float eps) {
+  for (int64_t t = 0; t < rows.count; ++t) {
+    if (rows.residual)
+      for (int64_t i = 0; i < dim; ++i) rows.sum[t][i] = rows.in[t][i] + rows.delta[t][i];
+    kRow(rows.residual ? rows.sum[t] : rows.in[t], dim, weight, bias, eps, rows.out[t]);
   }
-  const auto row = cpu_has_avx2() ? layer_norm_row_avx2 : layer_norm_row_reference;
-  parallel_chunks(tokens, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) row(x + n * dim, dim, weight, bias, eps, y + n * dim);
+}
+
+// Runs of up to 16 rows, `fill` setting run rows' pointers, split over the threads.
+template <typename Fill>
+void layer_norm_runs(int64_t tokens, int64_t dim, const float* weight, const float* bias, float eps, bool residual, Fill fill) {
+  const auto kernel = cpu_has_avx512() ? layer_norm_rows_avx512 : cpu_has_avx2() ? layer_norm_rows_avx2 : layer_norm_rows_reference;
+  parallel_chunks(tokens, NormRows::kMax, [&](int64_t begin, int64_t end) {
+    for (int64_t first = begin; first < end; first += NormRows::kMax) {
+      NormRows rows;
+      rows.count = std::min(NormRows::kMax, end - first);
+      rows.residual = residual;
+      for (int64_t t = 0; t < rows.count; ++t) fill(first + t, rows, t);
+      kernel(rows, dim, weight, bias, eps);
+    }
+  });
+}
+
+}  // namespace
+
+void layer_norm_rows_reference(const NormRows& rows, int64_t dim, const float* weight, const float* bias, float eps) {
+  layer_norm_each_row<layer_norm_row_reference>(rows, dim, weight, bias, eps);
+}
+
+void layer_norm_rows_avx2(const NormRows& rows, int64_t dim, const float* weight, const float* bias, float eps) {
+  layer_norm_each_row<layer_norm_row_avx2>(rows, dim, weight, bias, eps);
+}
+
+void layer_norm(const float* x, int64_t tokens, int64_t dim, const float* weight, const float* bias, float eps, float* y) {
+  layer_norm_runs(tokens, dim, weight, bias, eps, /*residual=*/false, [&](int64_t n, NormRows& rows, int64_t t) {
+    rows.in[t] = x + n * dim;
+    rows.out[t] = y + n * dim;
+  });
+}
+
+void residual_layer_norm(TokenRows<float> x, TokenRows<const float> delta, int64_t tokens, int64_t dim, const float* weight,
+                         const float* bias, float eps, TokenRows<float> y) {
+  layer_norm_runs(tokens, dim, weight, bias, eps, delta.base != nullptr, [&](int64_t n, NormRows& rows, int64_t t) {
+    rows.in[t] = rows.sum[t] = x.row(n, dim);
+    if (delta.base != nullptr) rows.delta[t] = delta.row(n, dim);
+    rows.out[t] = y.row(n, dim);
   });
 }
 

@@ -118,25 +118,35 @@ TERVIT_AVX512 void gelu_backward_avx512(const float* x, const float* grad, int64
   gelu_backward_avx2(x + i, grad + i, count - i, grad_x + i);
 }
 
-namespace {
-
-// 16 rows (fewer at the end: the last one repeated, its results stored once), the AVX2 kernel's two passes
-// on 16 lanes, each pass's 16 sums reduced together (x86::reduce_each): reduced row by row, each row's
-// next pass waited for its sum.
-TERVIT_AVX512 void layer_norm16(const float* x, int64_t count, int64_t dim, const float* weight, const float* bias, float eps, float* y) {
+// The AVX2 kernel's two passes on 16 lanes for 16 rows, each pass's 16 sums reduced together
+// (x86::reduce_each); fewer rows leave the other lanes' sums those of the last row. With `residual`, the
+// first pass adds delta and stores the sum, which the later passes read.
+TERVIT_AVX512 void layer_norm_rows_avx512(const NormRows& rows, int64_t dim, const float* weight, const float* bias, float eps) {
   const int64_t vector_end = dim / kLanes * kLanes;
   const __mmask16 tail = lanes_from(vector_end, dim);
   const float* row[kLanes];
-  for (int64_t t = 0; t < kLanes; ++t) row[t] = x + std::min(t, count - 1) * dim;
   __m512 lanes[kLanes];
-  for (int64_t t = 0; t < kLanes; ++t) {
-    __m512 sum = _mm512_maskz_loadu_ps(tail, row[t] + vector_end);
-    for (int64_t i = 0; i < vector_end; i += kLanes) sum = _mm512_add_ps(sum, _mm512_loadu_ps(row[t] + i));
+  for (int64_t t = 0; t < rows.count; ++t) {
+    __m512 sum = _mm512_maskz_loadu_ps(tail, rows.in[t] + vector_end);
+    if (rows.residual) {
+      sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(tail, rows.delta[t] + vector_end));
+      _mm512_mask_storeu_ps(rows.sum[t] + vector_end, tail, sum);
+      for (int64_t i = 0; i < vector_end; i += kLanes) {
+        const __m512 v = _mm512_add_ps(_mm512_loadu_ps(rows.in[t] + i), _mm512_loadu_ps(rows.delta[t] + i));
+        _mm512_storeu_ps(rows.sum[t] + i, v);
+        sum = _mm512_add_ps(sum, v);
+      }
+      row[t] = rows.sum[t];
+    } else {
+      for (int64_t i = 0; i < vector_end; i += kLanes) sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows.in[t] + i));
+      row[t] = rows.in[t];
+    }
     lanes[t] = sum;
   }
+  for (int64_t t = rows.count; t < kLanes; ++t) lanes[t] = lanes[rows.count - 1];
   const __m512 width = _mm512_set1_ps(static_cast<float>(dim));
   const __m512 mean = _mm512_div_ps(x86::reduce_each(lanes, x86::add16), width);
-  for (int64_t t = 0; t < kLanes; ++t) {
+  for (int64_t t = 0; t < rows.count; ++t) {
     const __m512 mean_t = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(t)), mean);
     const __m512 last = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, row[t] + vector_end), mean_t);
     __m512 squares = _mm512_mul_ps(last, last);
@@ -146,12 +156,13 @@ TERVIT_AVX512 void layer_norm16(const float* x, int64_t count, int64_t dim, cons
     }
     lanes[t] = squares;
   }
+  for (int64_t t = rows.count; t < kLanes; ++t) lanes[t] = lanes[rows.count - 1];
   const __m512 variance = _mm512_div_ps(x86::reduce_each(lanes, x86::add16), width);
   const __m512 inv_std = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(_mm512_add_ps(variance, _mm512_set1_ps(eps))));
-  for (int64_t t = 0; t < count; ++t) {
+  for (int64_t t = 0; t < rows.count; ++t) {
     const __m512 mean_t = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(t)), mean);
     const __m512 inv_std_t = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(t)), inv_std);
-    float* out = y + t * dim;
+    float* out = rows.out[t];
     for (int64_t i = 0; i < vector_end; i += kLanes) {
       const __m512 normalized = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(row[t] + i), mean_t), inv_std_t);
       _mm512_storeu_ps(out + i, _mm512_fmadd_ps(normalized, _mm512_loadu_ps(weight + i), _mm512_loadu_ps(bias + i)));
@@ -162,13 +173,6 @@ TERVIT_AVX512 void layer_norm16(const float* x, int64_t count, int64_t dim, cons
                             _mm512_fmadd_ps(normalized, _mm512_maskz_loadu_ps(tail, weight + vector_end), _mm512_maskz_loadu_ps(tail, bias + vector_end)));
     }
   }
-}
-
-}  // namespace
-
-TERVIT_AVX512 void layer_norm_rows_avx512(const float* x, int64_t rows, int64_t dim, const float* weight, const float* bias, float eps,
-                                          float* y) {
-  for (int64_t n = 0; n < rows; n += kLanes) layer_norm16(x + n * dim, std::min(kLanes, rows - n), dim, weight, bias, eps, y + n * dim);
 }
 
 TERVIT_AVX512 void attention_head_avx512(const AttentionHead& head, float* out, int64_t out_stride) {
@@ -233,8 +237,8 @@ void gelu_backward_avx512(const float* x, const float* grad, int64_t count, floa
   gelu_backward_reference(x, grad, count, grad_x);
 }
 void attention_head_avx512(const AttentionHead& head, float* out, int64_t out_stride) { attention_head_reference(head, out, out_stride); }
-void layer_norm_rows_avx512(const float* x, int64_t rows, int64_t dim, const float* weight, const float* bias, float eps, float* y) {
-  for (int64_t n = 0; n < rows; ++n) layer_norm_row_reference(x + n * dim, dim, weight, bias, eps, y + n * dim);
+void layer_norm_rows_avx512(const NormRows& rows, int64_t dim, const float* weight, const float* bias, float eps) {
+  layer_norm_rows_reference(rows, dim, weight, bias, eps);
 }
 bool cpu_has_avx512() { return false; }
 }  // namespace tervit::kernels

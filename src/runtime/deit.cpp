@@ -52,22 +52,23 @@ class DeiT : public Network {
     thread_local ScratchVector<float> x, normed, qkv, attended, out;
     for (auto* buffer : {&x, &normed, &attended, &out}) buffer->resize(static_cast<size_t>(tokens * dim));
     embed(image, qkv, x.data());
-    for (const auto& block : blocks_) {
+    blocks_.front().norm1.forward(x.data(), tokens, normed.data());
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      const auto& block = blocks_[i];
+      const bool last = i + 1 == blocks_.size();
       // Only the prefix tokens reach the head(s): after the last block's keys and values, the rest of it runs
       // on them alone (a token's outputs depend on the others only through attention). Its rows are the ones
       // a full pass would give.
-      const int64_t rows = &block == &blocks_.back() ? prefix_ : tokens;
-      block.norm1.forward(x.data(), tokens, normed.data());
+      const int64_t rows = last ? prefix_ : tokens;
       qkv.resize(static_cast<size_t>(tokens * 3 * dim));
       block.qkv.forward(normed.data(), tokens, qkv.data(), mode_);
       multi_head_attention(qkv.data(), 1, tokens, a_.num_heads, dim, nullptr, nullptr, attention_, attended.data(), rows);
       block.proj.forward(attended.data(), rows, out.data(), mode_);
-      kernels::add(out.data(), rows * dim, x.data());
-      block.norm2.forward(x.data(), rows, normed.data());
+      // Each residual sum goes with the LayerNorm after it: norm2, then the next block's norm1 or the final norm.
+      block.norm2.residual_forward({x.data()}, {out.data()}, rows, {normed.data()});
       block.mlp.forward(normed.data(), rows, out.data(), qkv, mode_);
-      kernels::add(out.data(), rows * dim, x.data());
+      (last ? norm_ : blocks_[i + 1].norm1).residual_forward({x.data()}, {out.data()}, rows, {normed.data()});
     }
-    norm_.forward(x.data(), prefix_, normed.data());
     head_.forward(normed.data(), 1, logits, mode_);
     if (a_.distilled) {
       std::vector<float> logits_dist(static_cast<size_t>(a_.num_classes));

@@ -103,19 +103,35 @@ class Swin : public Network {
   }
 
   void forward(const float* image, float* logits) const override {
-    // Kept from one image to the next, as run_block's buffers: `staging` holds the unfolded patches, then
-    // each merge's neighbourhoods (fresh megabytes on each call cost page faults and zero-fills: 2.5% of a
-    // batch-1 forward).
-    thread_local ScratchVector<float> x, staging;
+    // Every buffer is written whole before it is read. They are kept from one image to the next: fresh
+    // megabytes on each call cost page faults and zero-fills (5% of a batch-1 forward). `staging` holds the
+    // unfolded patches, then each merge's neighbourhoods; `windowed` a block's input after its norm1, in its
+    // window order (at the end, the final norm's output); `spare` a block's other rows; `qkv` its qkv rows,
+    // then the MLP's hidden layer (the two never live at once).
+    thread_local ScratchVector<float> x, staging, windowed, spare, qkv;
     embed(image, staging, x);
-    for (const auto& stage : stages_) {
+    for (size_t s = 0; s < stages_.size(); ++s) {
+      const auto& stage = stages_[s];
       if (stage.merges) merge(stage, staging, x);
-      for (const auto& block : stage.blocks) run_block(stage, block, x);
+      windowed.resize(x.size());
+      spare.resize(x.size());
+      const int64_t tokens = stage.resolution * stage.resolution;
+      const SwinBlock& first = stage.blocks.front();
+      first.norm1.residual_forward({x.data(), first.window_order.data()}, {}, tokens, {windowed.data()});
+      for (size_t i = 0; i < stage.blocks.size(); ++i) {
+        // Each block's last residual sum goes with the LayerNorm after it: the next block's norm1, or the
+        // final norm after the last stage (a merge reads the sum itself).
+        NextNorm next;
+        if (i + 1 < stage.blocks.size())
+          next = {&stage.blocks[i + 1].norm1, stage.blocks[i + 1].window_order.data()};
+        else if (s + 1 == stages_.size())
+          next = {&norm_, nullptr};
+        run_block(stage, stage.blocks[i], next, x, windowed, spare, qkv);
+      }
     }
     const int64_t features = norm_.dim(), tokens = stages_.back().resolution * stages_.back().resolution;
-    norm_.forward(x.data(), tokens, x.data());
     std::vector<float> pooled(static_cast<size_t>(features), 0.0f);
-    for (int64_t t = 0; t < tokens; ++t) kernels::add(x.data() + t * features, features, pooled.data());
+    for (int64_t t = 0; t < tokens; ++t) kernels::add(windowed.data() + t * features, features, pooled.data());
     for (float& v : pooled) v /= static_cast<float>(tokens);
     head_.forward(pooled.data(), 1, logits, mode_);
   }
@@ -168,41 +184,37 @@ class Swin : public Network {
     stage.reduction.forward(merged.data(), tokens, x.data(), mode_);
   }
 
-  void run_block(const SwinStage& stage, const SwinBlock& block, ScratchVector<float>& x) const {
+  // The LayerNorm that follows a block (none before a merge) and the window order it writes in (null:
+  // the feature map's).
+  struct NextNorm {
+    const Norm* norm = nullptr;
+    const int64_t* order = nullptr;
+  };
+
+  // On entry `windowed` holds the block's norm1 in its window order; on return, with a next norm, that
+  // norm's output (spare and windowed trade places). The residual sums go with the LayerNorms after them,
+  // through the window order (a permutation: no two tokens write the same row, so they are threaded).
+  void run_block(const SwinStage& stage, const SwinBlock& block, NextNorm next, ScratchVector<float>& x, ScratchVector<float>& windowed,
+                 ScratchVector<float>& spare, ScratchVector<float>& qkv) const {
     const int64_t dim = stage.dim, tokens = stage.resolution * stage.resolution, n = block.window * block.window;
-    // Every buffer is written whole before it is read. They are kept from one block and image to the next:
-    // fresh megabytes on each call cost page faults and zero-fills (5% of a batch-1 forward). The MLP's
-    // hidden layer reuses qkv's: the two never live at once.
-    thread_local ScratchVector<float> normed, windows, qkv;
-    normed.resize(x.size());
-    windows.resize(x.size());
     const int64_t windows_per_pass = std::max<int64_t>(1, kAttentionTokensPerPass / n), window_count = tokens / n;
     qkv.resize(static_cast<size_t>(std::min(windows_per_pass, window_count) * n * 3 * dim));
-    block.norm1.forward(x.data(), tokens, normed.data());
-    // The gather into window order and the residual sum back are threaded: on one thread they kept the
-    // others waiting (window_order is a permutation, so no two tokens write the same row).
-    // Each thread has its own thread_local buffers: the loops below reach the caller's through pointers.
-    float* const normed_rows = normed.data();
-    float* const window_rows = windows.data();
-    kernels::parallel_chunks(tokens, 64, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const float* from = normed_rows + block.window_order[t] * dim;
-        std::copy(from, from + dim, window_rows + t * dim);
-      }
-    });
     for (int64_t first = 0; first < window_count; first += windows_per_pass) {
       const int64_t count = std::min(windows_per_pass, window_count - first), offset = first * n;
-      block.qkv.forward(window_rows + offset * dim, count * n, qkv.data(), mode_);
+      block.qkv.forward(windowed.data() + offset * dim, count * n, qkv.data(), mode_);
       multi_head_attention(qkv.data(), count, n, stage.heads, dim, block.bias.data(),
-                           block.region.empty() ? nullptr : block.region.data() + offset, attention_, normed_rows + offset * dim);
+                           block.region.empty() ? nullptr : block.region.data() + offset, attention_, spare.data() + offset * dim);
     }
-    block.proj.forward(normed.data(), tokens, windows.data(), mode_);
-    kernels::parallel_chunks(tokens, 64, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) kernels::add(window_rows + t * dim, dim, x.data() + block.window_order[t] * dim);
-    });
-    block.norm2.forward(x.data(), tokens, normed.data());
-    block.mlp.forward(normed.data(), tokens, windows.data(), qkv, mode_);
-    kernels::add(windows.data(), tokens * dim, x.data());
+    block.proj.forward(spare.data(), tokens, windowed.data(), mode_);
+    const int64_t* order = block.window_order.data();
+    block.norm2.residual_forward({x.data(), order}, {windowed.data()}, tokens, {spare.data(), order});
+    block.mlp.forward(spare.data(), tokens, windowed.data(), qkv, mode_);
+    if (next.norm == nullptr) {
+      kernels::add(windowed.data(), tokens * dim, x.data());
+      return;
+    }
+    next.norm->residual_forward({x.data(), next.order}, {windowed.data(), next.order}, tokens, {spare.data()});
+    std::swap(windowed, spare);
   }
 
   Architecture a_;

@@ -11,6 +11,11 @@ void Norm::forward(const float* x, int64_t tokens, float* y) const {
   kernels::layer_norm(x, tokens, dim(), weight.data(), bias.data(), eps, y);
 }
 
+void Norm::residual_forward(kernels::TokenRows<float> x, kernels::TokenRows<const float> delta, int64_t tokens,
+                            kernels::TokenRows<float> y) const {
+  kernels::residual_layer_norm(x, delta, tokens, dim(), weight.data(), bias.data(), eps, y);
+}
+
 Norm take_norm(WeightFile& file, const std::string& prefix, int64_t dim, float eps) {
   Norm norm;
   norm.weight = file.take_floats(prefix + ".weight", {dim});

@@ -12,6 +12,19 @@ namespace tervit::kernels {
 // y may be x.
 void layer_norm(const float* x, int64_t tokens, int64_t dim, const float* weight, const float* bias, float eps, float* y);
 
+// Row t of a buffer of rows `dim` values long, in the order `index` gives (row index[t]; null: row t).
+template <typename T>
+struct TokenRows {
+  T* base = nullptr;
+  const int64_t* index = nullptr;
+  T* row(int64_t t, int64_t dim) const { return base + (index != nullptr ? index[t] : t) * dim; }
+};
+// x[t] += delta[t], then y[t] = LayerNorm(x[t]) for each of `tokens` rows: a residual sum and the LayerNorm
+// after it in one pass, the orders gathering and scattering Swin's windows on the way. With a null
+// delta.base, only the LayerNorm (x is not written). y's rows may be x's.
+void residual_layer_norm(TokenRows<float> x, TokenRows<const float> delta, int64_t tokens, int64_t dim, const float* weight,
+                         const float* bias, float eps, TokenRows<float> y);
+
 // y = x · Φ(x) (the exact, erf form of torch::gelu) for `count` values; y may be x.
 void gelu(const float* x, int64_t count, float* y);
 // Its gradient: grad_x = grad · (Φ(x) + x · φ(x)), φ the standard normal density; grad_x may be grad.
