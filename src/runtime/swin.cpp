@@ -9,7 +9,6 @@
 #include "src/runtime/transformer_parts.h"
 #include "tervit/core/error.h"
 #include "tervit/kernels/float_ops.h"
-#include "tervit/kernels/parallel_chunks.h"
 
 namespace tervit::runtime {
 
