@@ -347,12 +347,13 @@ TEST_CASE("The runtime's float kernels: AVX2 equals the reference, and both equa
     const auto x0 = torch::randn({35, dim}) + offset, delta = torch::randn({35, dim});
     const auto order = torch::randperm(35, torch::kInt64);
     auto x = x0.clone(), y = torch::empty({35, dim});
-    kernels::residual_layer_norm({x.data_ptr<float>(), order.data_ptr<int64_t>()}, {delta.data_ptr<float>()}, 35, dim, weight.data_ptr<float>(),
-                                 bias.data_ptr<float>(), 1e-6f, {y.data_ptr<float>()});
+    kernels::residual_layer_norm({x.data_ptr<float>(), order.data_ptr<int64_t>()}, {delta.data_ptr<float>()}, 35, dim,
+                                 weight.data_ptr<float>(), bias.data_ptr<float>(), 1e-6f, {y.data_ptr<float>()});
     const auto summed = x0.index_add(0, order, delta);
     CHECK(torch::equal(x, summed));
     const auto norm64 = [&](const torch::Tensor& t) {
-      return torch::layer_norm(t.to(torch::kFloat64), {dim}, weight.to(torch::kFloat64), bias.to(torch::kFloat64), 1e-6).to(torch::kFloat32);
+      return torch::layer_norm(t.to(torch::kFloat64), {dim}, weight.to(torch::kFloat64), bias.to(torch::kFloat64), 1e-6)
+          .to(torch::kFloat32);
     };
     CHECK((y - norm64(summed.index_select(0, order))).abs().max().item<float>() < tolerance);
     auto scattered = torch::full({35, dim}, 7.0f);

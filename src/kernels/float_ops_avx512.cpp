@@ -169,8 +169,9 @@ TERVIT_AVX512 void layer_norm_rows_avx512(const NormRows& rows, int64_t dim, con
     }
     if (tail) {
       const __m512 normalized = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row[t] + vector_end), mean_t), inv_std_t);
-      _mm512_mask_storeu_ps(out + vector_end, tail,
-                            _mm512_fmadd_ps(normalized, _mm512_maskz_loadu_ps(tail, weight + vector_end), _mm512_maskz_loadu_ps(tail, bias + vector_end)));
+      const __m512 scaled = _mm512_fmadd_ps(normalized, _mm512_maskz_loadu_ps(tail, weight + vector_end),
+                                            _mm512_maskz_loadu_ps(tail, bias + vector_end));
+      _mm512_mask_storeu_ps(out + vector_end, tail, scaled);
     }
   }
 }

@@ -49,6 +49,7 @@ TERVIT_AVX512_VNNI inline __m512i dpwssd(__m512i acc, __m512i a, __m512i b) {
   asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
   return acc;
 }
+
 // round(x · factor), half to even (cvtps under the default rounding mode), as the reference rounds. No
 // clamp: factor = 127 / a with a >= every |x| of the row (or a = 1e-5 > every |x|), so |x · factor| is at
 // most 127 · (1 + 2^-24)^2 < 127.5 and rounds to at most 127.
@@ -119,7 +120,6 @@ TERVIT_AVX512 inline void quantize16_rows(const float* x, int64_t x_stride, int6
   }
   if (sum != nullptr) _mm512_mask_storeu_epi32(sum, stored, _mm512_castps_si512(reduce_each(lanes, add16_epi32)));
 }
-
 
 // A row of attention scores before its softmax: bias (a row of `count`, or null) and Swin's mask (region
 // labels of the keys and the query's own, or null) added in place, the lanes past `count` (the row holds

@@ -19,7 +19,8 @@ struct Norm {
   int64_t dim() const { return static_cast<int64_t>(weight.size()); }
   void forward(const float* x, int64_t tokens, float* y) const;
   // x[t] += delta[t], then y[t] = this LayerNorm of x[t], rows in the orders given (kernels::residual_layer_norm).
-  void residual_forward(kernels::TokenRows<float> x, kernels::TokenRows<const float> delta, int64_t tokens, kernels::TokenRows<float> y) const;
+  void residual_forward(kernels::TokenRows<float> x, kernels::TokenRows<const float> delta, int64_t tokens,
+                        kernels::TokenRows<float> y) const;
 };
 Norm take_norm(WeightFile& file, const std::string& prefix, int64_t dim, float eps);
 
