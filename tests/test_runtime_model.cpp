@@ -272,6 +272,21 @@ TEST_CASE("The runtime's float kernels: AVX2 equals the reference, and both equa
   const auto expected = torch::gelu(values);
   CHECK((reference - expected).abs().max().item<float>() < 1e-6);
   CHECK((fast - expected).abs().max().item<float>() < 1e-6);
+  // Every piece of H, its ends and past them, against GELU in double: the pieces' error (6e-8) times |x|.
+  const auto grid = torch::linspace(-9, 9, 14401);
+  const auto exact = torch::gelu(grid.to(torch::kDouble));
+  auto on_grid = torch::empty_like(grid);
+  kernels::gelu_avx2(grid.data_ptr<float>(), grid.numel(), on_grid.data_ptr<float>());
+  CHECK((on_grid.to(torch::kDouble) - exact).abs().max().item<double>() < 4e-7);
+  kernels::gelu_reference(grid.data_ptr<float>(), grid.numel(), on_grid.data_ptr<float>());
+  CHECK((on_grid.to(torch::kDouble) - exact).abs().max().item<double>() < 4e-7);
+  // NaN stays NaN, +inf stays inf; zeros, the clamp at 6 and a piece's end as LibTorch.
+  const auto special = torch::tensor({NAN, INFINITY, 0.0f, -0.0f, 6.0f, -6.0f, 0.75f, -0.75f});
+  auto special_out = torch::empty_like(special);
+  kernels::gelu_avx2(special.data_ptr<float>(), special.numel(), special_out.data_ptr<float>());
+  CHECK(std::isnan(special_out[0].item<float>()));
+  CHECK(special_out[1].item<float>() == INFINITY);
+  CHECK((special_out.slice(0, 2) - torch::gelu(special.slice(0, 2))).abs().max().item<float>() < 1e-6);
   // The gradient against LibTorch's GeluBackward, for an upstream gradient of random signs and sizes.
   const auto grad = torch::randn({1003});
   const auto expected_grad = torch::gelu_backward(grad, values);

@@ -13,31 +13,28 @@ namespace tervit::kernels {
 
 namespace {
 
-// Φ(x) through erf(x / √2) (Abramowitz and Stegun 7.1.26), and exp(-x²/2), which the erf computes on the way.
-struct NormalCdf {
-  float cdf, gaussian;
-  explicit NormalCdf(float x) {
-    const float scaled = x * kInvSqrt2, z = std::abs(scaled);
-    const float t = 1.0f / (1.0f + kErfP * z);
-    float poly = kErfPolynomial[0];
-    for (size_t i = 1; i < std::size(kErfPolynomial); ++i) poly = kErfPolynomial[i] + t * poly;
-    poly *= t;
-    gaussian = std::exp(-z * z);
-    const float erf_abs = 1.0f - poly * gaussian;
-    cdf = 0.5f * (1.0f + (scaled < 0 ? -erf_abs : erf_abs));
-  }
-};
+// HalfErf's H(a) for a >= 0 (NaN: H(6)), with the vector kernels' operations.
+float half_erf(float a) {
+  a = a < HalfErf::kEnd ? a : HalfErf::kEnd;
+  const float piece = std::min(std::floor(a * HalfErf::kPiecesPerUnit), static_cast<float>(HalfErf::kPieces - 1));
+  const float t = std::fma(-piece, HalfErf::kWidth, a);
+  const auto k = static_cast<int>(piece);
+  float h = HalfErf::kCoefficients[0][k];
+  for (size_t i = 1; i < std::size(HalfErf::kCoefficients); ++i) h = std::fma(h, t, HalfErf::kCoefficients[i][k]);
+  return h;
+}
 
 }  // namespace
 
 void gelu_reference(const float* x, int64_t count, float* y) {
-  for (int64_t i = 0; i < count; ++i) y[i] = x[i] * NormalCdf(x[i]).cdf;
+  for (int64_t i = 0; i < count; ++i) y[i] = std::fma(std::abs(x[i]), half_erf(std::abs(x[i])), 0.5f * x[i]);
 }
 
 void gelu_backward_reference(const float* x, const float* grad, int64_t count, float* grad_x) {
   for (int64_t i = 0; i < count; ++i) {
-    const NormalCdf normal(x[i]);
-    grad_x[i] = grad[i] * (normal.cdf + x[i] * normal.gaussian * kInvSqrt2Pi);
+    const float z = std::abs(x[i]) * kInvSqrt2, gaussian = std::exp(-z * z);
+    const float cdf = 0.5f + std::copysign(half_erf(std::abs(x[i])), x[i]);
+    grad_x[i] = grad[i] * std::fma(x[i] * gaussian, kInvSqrt2Pi, cdf);
   }
 }
 

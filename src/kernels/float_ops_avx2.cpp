@@ -50,40 +50,39 @@ TERVIT_AVX2 inline void multiply_tile(const float* a, int64_t a_stride, const fl
 
 }  // namespace
 
-// Φ(v) (in cdf) and exp(-v²/2) (in gaussian) for 8 values, as the reference's NormalCdf.
-TERVIT_AVX2 inline void normal_cdf(__m256 v, __m256& cdf, __m256& gaussian) {
-  const __m256 one = _mm256_set1_ps(1.0f), sign_bit = _mm256_set1_ps(-0.0f);
-  const __m256 scaled = _mm256_mul_ps(v, _mm256_set1_ps(kInvSqrt2));
-  const __m256 z = _mm256_andnot_ps(sign_bit, scaled);
-  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(kErfP), z, one));
-  __m256 poly = _mm256_set1_ps(kErfPolynomial[0]);
-  for (size_t i = 1; i < std::size(kErfPolynomial); ++i) poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(kErfPolynomial[i]));
-  poly = _mm256_mul_ps(poly, t);
-  gaussian = x86::exp_nonpositive(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z));
-  const __m256 erf_abs = _mm256_fnmadd_ps(poly, gaussian, one);
-  const __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(sign_bit, scaled));
-  cdf = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(one, erf));
+// H(a) for 8 values a >= 0 (HalfErf, float_kernels.h; NaN: H(6)), as the reference's half_erf.
+TERVIT_AVX2 inline __m256 half_erf(__m256 a) {
+  a = _mm256_min_ps(a, _mm256_set1_ps(HalfErf::kEnd));
+  const __m256 scaled = _mm256_mul_ps(a, _mm256_set1_ps(HalfErf::kPiecesPerUnit));
+  const __m256 piece =
+      _mm256_min_ps(_mm256_round_ps(scaled, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), _mm256_set1_ps(HalfErf::kPieces - 1));
+  const __m256i k = _mm256_cvttps_epi32(piece);
+  const __m256 t = _mm256_fnmadd_ps(piece, _mm256_set1_ps(HalfErf::kWidth), a);
+  __m256 h = _mm256_permutevar8x32_ps(_mm256_load_ps(HalfErf::kCoefficients[0]), k);
+  for (size_t i = 1; i < std::size(HalfErf::kCoefficients); ++i)
+    h = _mm256_fmadd_ps(h, t, _mm256_permutevar8x32_ps(_mm256_load_ps(HalfErf::kCoefficients[i]), k));
+  return h;
 }
 
 TERVIT_AVX2 void gelu_avx2(const float* x, int64_t count, float* y) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   int64_t i = 0;
   for (; i + 8 <= count; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    __m256 cdf, gaussian;
-    normal_cdf(v, cdf, gaussian);
-    _mm256_storeu_ps(y + i, _mm256_mul_ps(v, cdf));
+    const __m256 v = _mm256_loadu_ps(x + i), a = _mm256_andnot_ps(sign_bit, v);
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, half_erf(a), _mm256_mul_ps(v, _mm256_set1_ps(0.5f))));
   }
   gelu_reference(x + i, count - i, y + i);
 }
 
 TERVIT_AVX2 void gelu_backward_avx2(const float* x, const float* grad, int64_t count, float* grad_x) {
-  const __m256 inv_sqrt_2pi = _mm256_set1_ps(kInvSqrt2Pi);
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   int64_t i = 0;
   for (; i + 8 <= count; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    __m256 cdf, gaussian;
-    normal_cdf(v, cdf, gaussian);
-    const __m256 slope = _mm256_fmadd_ps(_mm256_mul_ps(v, gaussian), inv_sqrt_2pi, cdf);
+    const __m256 v = _mm256_loadu_ps(x + i), a = _mm256_andnot_ps(sign_bit, v);
+    const __m256 z = _mm256_mul_ps(a, _mm256_set1_ps(kInvSqrt2));
+    const __m256 gaussian = x86::exp_nonpositive(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z));
+    const __m256 cdf = _mm256_add_ps(_mm256_set1_ps(0.5f), _mm256_or_ps(half_erf(a), _mm256_and_ps(sign_bit, v)));
+    const __m256 slope = _mm256_fmadd_ps(_mm256_mul_ps(v, gaussian), _mm256_set1_ps(kInvSqrt2Pi), cdf);
     _mm256_storeu_ps(grad_x + i, _mm256_mul_ps(_mm256_loadu_ps(grad + i), slope));
   }
   gelu_backward_reference(x + i, grad + i, count - i, grad_x + i);

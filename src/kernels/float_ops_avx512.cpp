@@ -74,21 +74,24 @@ TERVIT_AVX512 void multiply_rows(const float* a, int64_t a_stride, const float* 
   if (c0 < count) multiply_block<1>(a, a_stride, b + c0, b_stride, depth, lanes_from(c0, count), 0, c + c0, c_stride);
 }
 
-// Φ(v) (in cdf) and exp(-v²/2) (in gaussian) for 16 values: normal_cdf of float_ops_avx2.cpp on 16 lanes.
-TERVIT_AVX512 inline void normal_cdf(__m512 v, __m512& cdf, __m512& gaussian) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 scaled = _mm512_mul_ps(v, _mm512_set1_ps(kInvSqrt2));
-  const __m512 z = _mm512_abs_ps(scaled);
-  const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(kErfP), z, one));
-  __m512 poly = _mm512_set1_ps(kErfPolynomial[0]);
-  for (size_t i = 1; i < std::size(kErfPolynomial); ++i) poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(kErfPolynomial[i]));
-  poly = _mm512_mul_ps(poly, t);
-  gaussian = x86::exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z));
-  const __m512 erf_abs = _mm512_fnmadd_ps(poly, gaussian, one);
-  // Its sign from `scaled` (integer logic: the float forms need AVX-512 DQ).
-  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(scaled), _mm512_set1_epi32(INT32_MIN));
-  const __m512 erf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(erf_abs), sign));
-  cdf = _mm512_mul_ps(_mm512_set1_ps(0.5f), _mm512_add_ps(one, erf));
+// half_erf of float_ops_avx2.cpp on 16 lanes: each row of the table in a vector's low half (indices 0-7).
+TERVIT_AVX512 inline __m512 half_erf(__m512 a) {
+  a = _mm512_min_ps(a, _mm512_set1_ps(HalfErf::kEnd));
+  const __m512 scaled = _mm512_mul_ps(a, _mm512_set1_ps(HalfErf::kPiecesPerUnit));
+  const __m512 piece =
+      _mm512_min_ps(_mm512_roundscale_ps(scaled, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), _mm512_set1_ps(HalfErf::kPieces - 1));
+  const __m512i k = _mm512_cvttps_epi32(piece);
+  const __m512 t = _mm512_fnmadd_ps(piece, _mm512_set1_ps(HalfErf::kWidth), a);
+  __m512 h = _mm512_permutexvar_ps(k, _mm512_castps256_ps512(_mm256_load_ps(HalfErf::kCoefficients[0])));
+  for (size_t i = 1; i < std::size(HalfErf::kCoefficients); ++i)
+    h = _mm512_fmadd_ps(h, t, _mm512_permutexvar_ps(k, _mm512_castps256_ps512(_mm256_load_ps(HalfErf::kCoefficients[i]))));
+  return h;
+}
+
+// magnitude (sign bit clear) with the sign of `sign` (integer logic: the float forms need AVX-512 DQ).
+TERVIT_AVX512 inline __m512 with_sign(__m512 magnitude, __m512 sign) {
+  const __m512i sign_bit = _mm512_and_si512(_mm512_castps_si512(sign), _mm512_set1_epi32(INT32_MIN));
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(magnitude), sign_bit));
 }
 
 }  // namespace
@@ -97,22 +100,20 @@ TERVIT_AVX512 inline void normal_cdf(__m512 v, __m512& cdf, __m512& gaussian) {
 TERVIT_AVX512 void gelu_avx512(const float* x, int64_t count, float* y) {
   int64_t i = 0;
   for (; i + kLanes <= count; i += kLanes) {
-    const __m512 v = _mm512_loadu_ps(x + i);
-    __m512 cdf, gaussian;
-    normal_cdf(v, cdf, gaussian);
-    _mm512_storeu_ps(y + i, _mm512_mul_ps(v, cdf));
+    const __m512 v = _mm512_loadu_ps(x + i), a = _mm512_abs_ps(v);
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(a, half_erf(a), _mm512_mul_ps(v, _mm512_set1_ps(0.5f))));
   }
   gelu_avx2(x + i, count - i, y + i);
 }
 
 TERVIT_AVX512 void gelu_backward_avx512(const float* x, const float* grad, int64_t count, float* grad_x) {
-  const __m512 inv_sqrt_2pi = _mm512_set1_ps(kInvSqrt2Pi);
   int64_t i = 0;
   for (; i + kLanes <= count; i += kLanes) {
-    const __m512 v = _mm512_loadu_ps(x + i);
-    __m512 cdf, gaussian;
-    normal_cdf(v, cdf, gaussian);
-    const __m512 slope = _mm512_fmadd_ps(_mm512_mul_ps(v, gaussian), inv_sqrt_2pi, cdf);
+    const __m512 v = _mm512_loadu_ps(x + i), a = _mm512_abs_ps(v);
+    const __m512 z = _mm512_mul_ps(a, _mm512_set1_ps(kInvSqrt2));
+    const __m512 gaussian = x86::exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z));
+    const __m512 cdf = _mm512_add_ps(_mm512_set1_ps(0.5f), with_sign(half_erf(a), v));
+    const __m512 slope = _mm512_fmadd_ps(_mm512_mul_ps(v, gaussian), _mm512_set1_ps(kInvSqrt2Pi), cdf);
     _mm512_storeu_ps(grad_x + i, _mm512_mul_ps(_mm512_loadu_ps(grad + i), slope));
   }
   gelu_backward_avx2(x + i, grad + i, count - i, grad_x + i);
