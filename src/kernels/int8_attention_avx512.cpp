@@ -132,7 +132,7 @@ TERVIT_AVX512_VNNI void weigh_rows(const AttentionHead& head, int64_t i0, int64_
     const __m512 shift = _mm512_permutexvar_ps(_mm512_set1_epi32(static_cast<int>(i)), maxima);
     __m512i sum = _mm512_setzero_si512();
     for (int64_t j = 0; j < n; j += kLanes) {
-      const __m512 e = _mm512_maskz_mov_ps(lanes_from(j, n), x86::exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift)));
+      const __m512 e = _mm512_maskz_mov_ps(lanes_from(j, n), x86::exp_nonpositive<5>(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift)));
       const __m512i w = _mm512_cvtps_epi32(_mm512_mul_ps(e, _mm512_set1_ps(top)));
       sum = _mm512_add_epi32(sum, w);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(weights + i * key_cols + j), _mm512_cvtepi32_epi16(w));
