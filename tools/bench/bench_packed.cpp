@@ -2,7 +2,8 @@
 //   build/bench_packed gemm --models deit_small_patch16_224,swin_small_patch4_window7_224 --threads 1,2
 //     every distinct matrix product of the models at batch 1 (tokens x in x out): fp32 torch::linear,
 //     packed exact and packed int8, in ms per call; the int8 path's multiply-adds per second as a share of
-//     this CPU's vpdpbusd peak (measured first), per shape and over each model's products
+//     this CPU's vpdpbusd peak (measured first, alone and with vpmaddubsw beside it), per shape and over
+//     each model's products
 //   build/bench_packed attention [--seconds 1]
 //     one head of the runtime's attention at the models' shapes (deit_small: 197 tokens x 64; a Swin window
 //     with its bias and mask: 49 x 32), each kernel (float: reference, AVX2, AVX-512; int8: reference,
@@ -104,28 +105,42 @@ kernels::PackedTernaryMatrix random_matrix(int64_t rows, int64_t cols) {
 }
 
 #if defined(__x86_64__)
-// 64 u8 x s8 multiply-adds per vpdpbusd; twelve independent sums cover its latency. Each sum has its own
-// operand: with equal ones, GCC merges the twelve chains into one.
-__attribute__((target("avx512f,avx512vnni"))) int64_t vpdpbusd_multiply_adds(int64_t steps) {
-  constexpr int kChains = 12;
-  const __m512i a = _mm512_set1_epi8(3);
-  __m512i b[kChains], sum[kChains];
-  for (int k = 0; k < kChains; ++k) b[k] = _mm512_set1_epi8(static_cast<char>(-1 - k)), sum[k] = _mm512_setzero_si512();
-  for (int64_t i = 0; i < steps; ++i)
-#pragma GCC unroll 12
-    for (int k = 0; k < kChains; ++k) sum[k] = _mm512_dpbusd_epi32(sum[k], a, b[k]);
-  __m512i total = sum[0];
-  for (int k = 1; k < kChains; ++k) total = _mm512_add_epi32(total, sum[k]);
-  // The sums are used, so that the loop is not dropped: lane 0 holds -12 · (1 + ... + 12) · steps modulo
-  // 2^32, which is not 0 for the steps vpdpbusd_peak takes.
-  return _mm512_cvtsi512_si32(total) == 0 ? 0 : kChains * 64 * steps;
+// 64 u8 x s8 multiply-adds per vpdpbusd; twelve independent chains cover its latency. kMixed makes four of
+// them vpmaddubsw (64 u8 x s8 products into 32 int16 pair sums), each fed its own last result: whether the
+// CPU multiplies bytes anywhere vpdpbusd does not (faster than the twelve vpdpbusd would mean a second
+// multiplier that the int8 kernels leave idle). One asm block: with intrinsics, GCC 12 copied every chain to
+// another register and back on each step, and with an asm per chain it kept the chains in memory.
+template <bool kMixed>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) int64_t byte_multiply_adds(int64_t steps) {
+  const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-1);
+  __m512i c0 = a, c1 = a, c2 = a, c3 = a, c4 = a, c5 = a, c6 = a, c7 = a, c8 = a, c9 = a, c10 = a, c11 = a;
+#define TERVIT_DOT(c) "vpdpbusd %[b], %[a], %[" #c "]\n\t"
+#define TERVIT_PAIRS(c) "vpmaddubsw %[b], %[" #c "], %[" #c "]\n\t"
+#define TERVIT_CHAINS                                                                                                          \
+  : [c0] "+v"(c0), [c1] "+v"(c1), [c2] "+v"(c2), [c3] "+v"(c3), [c4] "+v"(c4), [c5] "+v"(c5), [c6] "+v"(c6), [c7] "+v"(c7), \
+    [c8] "+v"(c8), [c9] "+v"(c9), [c10] "+v"(c10), [c11] "+v"(c11)                                                           \
+  : [a] "v"(a), [b] "v"(b)
+  for (int64_t i = 0; i < steps; ++i) {
+    if constexpr (kMixed)
+      asm(TERVIT_DOT(c0) TERVIT_DOT(c1) TERVIT_PAIRS(c2) TERVIT_DOT(c3) TERVIT_DOT(c4) TERVIT_PAIRS(c5) TERVIT_DOT(c6) TERVIT_DOT(c7)
+              TERVIT_PAIRS(c8) TERVIT_DOT(c9) TERVIT_DOT(c10) TERVIT_PAIRS(c11) TERVIT_CHAINS);
+    else
+      asm(TERVIT_DOT(c0) TERVIT_DOT(c1) TERVIT_DOT(c2) TERVIT_DOT(c3) TERVIT_DOT(c4) TERVIT_DOT(c5) TERVIT_DOT(c6) TERVIT_DOT(c7)
+              TERVIT_DOT(c8) TERVIT_DOT(c9) TERVIT_DOT(c10) TERVIT_DOT(c11) TERVIT_CHAINS);
+  }
+#undef TERVIT_CHAINS
+#undef TERVIT_PAIRS
+#undef TERVIT_DOT
+  // The sums are used, so that the loop is not dropped: lane 0 of chain 0 (vpdpbusd in both forms) holds
+  // 0x03030303 - 12 · steps modulo 2^32, which is not 0 for the steps vpdpbusd_peak takes.
+  return _mm512_cvtsi512_si32(c0) == 0 ? 0 : 12 * 64 * steps;
 }
 #endif
 
-// This CPU's vpdpbusd multiply-adds per second on `threads` threads together (the fastest of 5 rounds of
-// about 0.07 s: in rounds of a few milliseconds, waking the second thread cost up to half), or 0 where it
-// has no AVX-512 VNNI.
-double vpdpbusd_peak(int threads) {
+// This CPU's multiply-adds per second of byte_multiply_adds (by default vpdpbusd alone) on `threads`
+// threads together (the fastest of 5 rounds of about 0.07 s: in rounds of a few milliseconds, waking the
+// second thread cost up to half), or 0 where it has no AVX-512 VNNI.
+double vpdpbusd_peak(int threads, bool mixed = false) {
 #if defined(__x86_64__)
   if (!kernels::cpu_has_avx512_vnni()) return 0;
   constexpr int64_t kSteps = 20'000'000;
@@ -136,7 +151,7 @@ double vpdpbusd_peak(int threads) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : total)
 #endif
-    total += vpdpbusd_multiply_adds(kSteps);
+    total += mixed ? byte_multiply_adds<true>(kSteps) : byte_multiply_adds<false>(kSteps);
     best = std::max(best, total / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return best;
@@ -154,7 +169,9 @@ int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& th
   std::map<int, double> peak;
   for (const int t : threads) {
     peak[t] = vpdpbusd_peak(t);
-    std::printf("vpdpbusd peak, %d thread(s): %.1f G multiply-adds/s\n", t, peak[t] / 1e9);
+    const double mixed = vpdpbusd_peak(t, /*mixed=*/true);
+    std::printf("vpdpbusd peak, %d thread(s): %.1f G multiply-adds/s; with vpmaddubsw in a third of the chains %.1f (%.0f%%)\n", t,
+                peak[t] / 1e9, mixed / 1e9, peak[t] > 0 ? 100 * mixed / peak[t] : 0.0);
   }
   std::printf("%-30s %6s %6s %6s %5s %8s | %10s %10s %10s %10s | %7s %7s | %6s\n", "model", "tokens", "in", "out", "count",
               "threads", "fp32 ms", "exact ms", "int8 ms", "avx2 ms", "exact x", "int8 x", "peak %");
