@@ -132,15 +132,16 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) int64_t byte_multiply_add
 #undef TERVIT_PAIRS
 #undef TERVIT_DOT
   // The sums are used, so that the loop is not dropped: lane 0 of chain 0 (vpdpbusd in both forms) holds
-  // 0x03030303 - 12 · steps modulo 2^32, which is not 0 for the steps vpdpbusd_peak takes.
+  // 0x03030303 - 12 · steps modulo 2^32, which is not 0 for the steps byte_multiply_rate takes.
   return _mm512_cvtsi512_si32(c0) == 0 ? 0 : 12 * 64 * steps;
 }
 #endif
 
-// This CPU's multiply-adds per second of byte_multiply_adds (by default vpdpbusd alone) on `threads`
-// threads together (the fastest of 5 rounds of about 0.07 s: in rounds of a few milliseconds, waking the
-// second thread cost up to half), or 0 where it has no AVX-512 VNNI.
-double vpdpbusd_peak(int threads, bool mixed = false) {
+// This CPU's multiply-adds per second of byte_multiply_adds<kMixed> (without kMixed: vpdpbusd's peak) on
+// `threads` threads together (the fastest of 5 rounds of about 0.07 s: in rounds of a few milliseconds,
+// waking the second thread cost up to half), or 0 where it has no AVX-512 VNNI.
+template <bool kMixed>
+double byte_multiply_rate(int threads) {
 #if defined(__x86_64__)
   if (!kernels::cpu_has_avx512_vnni()) return 0;
   constexpr int64_t kSteps = 20'000'000;
@@ -151,7 +152,7 @@ double vpdpbusd_peak(int threads, bool mixed = false) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : total)
 #endif
-    total += mixed ? byte_multiply_adds<true>(kSteps) : byte_multiply_adds<false>(kSteps);
+    total += byte_multiply_adds<kMixed>(kSteps);
     best = std::max(best, total / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return best;
@@ -168,8 +169,8 @@ int bench_gemm(const std::vector<std::string>& names, const std::vector<int>& th
   // quantized tokens, for CPUs where AVX-512 VNNI is the best.
   std::map<int, double> peak;
   for (const int t : threads) {
-    peak[t] = vpdpbusd_peak(t);
-    const double mixed = vpdpbusd_peak(t, /*mixed=*/true);
+    peak[t] = byte_multiply_rate</*kMixed=*/false>(t);
+    const double mixed = byte_multiply_rate</*kMixed=*/true>(t);
     std::printf("vpdpbusd peak, %d thread(s): %.1f G multiply-adds/s; with vpmaddubsw in a third of the chains %.1f (%.0f%%)\n", t,
                 peak[t] / 1e9, mixed / 1e9, peak[t] > 0 ? 100 * mixed / peak[t] : 0.0);
   }
